@@ -1,0 +1,138 @@
+/**
+ * The storage abstraction. A backend knows keys and bytes, never scans or filesets:
+ * all of the layout lives in the core. Keys are relative POSIX paths inside the
+ * database root ("myscan_001/files.json"); a key ending in "/" names a folder
+ * (an empty directory on a file system, a zero-byte marker object in S3).
+ *
+ * Backends throw the core's typed errors: KeyNotFoundError, ConditionFailedError,
+ * InvalidKeyError, DBBusyError (lock), LockLostError, AbortedError, StorageError.
+ */
+
+export type Body = Uint8Array | AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;
+
+export interface ObjectMeta {
+  key: string;
+  size: number;
+  /** Opaque version tag: changes whenever the object is replaced. Not necessarily an MD5. */
+  etag: string;
+  mtime?: Date;
+}
+
+export interface SignalOptions {
+  signal?: AbortSignal;
+}
+
+export interface PutOptions extends SignalOptions {
+  /** '*' = create only: fail with ConditionFailedError when the key exists. */
+  ifNoneMatch?: '*';
+  /** Replace only if the current object has this etag, else ConditionFailedError. */
+  ifMatch?: string;
+  /** Size of a streamed body when known (lets object stores skip buffering). */
+  size?: number;
+}
+
+export interface ListOptions extends SignalOptions {
+  /** With '/', list one level: objects directly under the prefix, and sub-folders as `prefix` entries. */
+  delimiter?: '/';
+}
+
+export type ListEntry = (ObjectMeta & { kind: 'object' }) | { kind: 'prefix'; key: string };
+
+export interface LockOptions extends SignalOptions {
+  /** How long to keep trying while another holder has the lock (0 = fail at once). */
+  waitMs?: number;
+  /** A lock not refreshed for this long is stale and may be taken over. */
+  staleMs?: number;
+  /** Called once if the lock is lost while held (stolen, lease expired, storage error). */
+  onLost?: (err: Error) => void;
+}
+
+export interface LockInfo {
+  /** Who holds the lock, when the backend can tell. */
+  owner?: string;
+  /** True when the lock is not ours and was written by another tool (e.g. a plain `lock` file). */
+  foreign?: boolean;
+  stale?: boolean;
+  mtime?: Date;
+}
+
+export interface LockHandle {
+  /** Throws LockLostError when the lock is no longer held. Called before every write. */
+  assertHeld(): void;
+  release(): Promise<void>;
+}
+
+export interface BackendCapabilities {
+  /** Where conditional puts are atomic: against every client ('global') or only within this process. */
+  conditionalWrites: 'global' | 'process';
+  /** Whether files have real local paths (File.localPath()). */
+  localPaths: boolean;
+  /** Whether `lock` excludes other processes on this machine only ('host') or everywhere ('global'). */
+  lockScope: 'host' | 'global';
+  /** Whether writes can be forced to stable storage (fsync). */
+  fsync: boolean;
+}
+
+export interface Backend {
+  /** A URL naming the storage, without secrets. */
+  readonly url: string;
+  readonly capabilities: BackendCapabilities;
+  get(key: string, opts?: SignalOptions): Promise<Uint8Array>;
+  getStream(key: string, opts?: SignalOptions): Promise<ReadableStream<Uint8Array>>;
+  /** Atomic: a reader sees the old object or the new one, never a torn one. */
+  put(key: string, body: Body, opts?: PutOptions): Promise<ObjectMeta>;
+  head(key: string, opts?: SignalOptions): Promise<ObjectMeta | undefined>;
+  /** Idempotent: deleting a missing key succeeds. Deleting "a/b/" removes an empty folder. */
+  delete(key: string, opts?: SignalOptions): Promise<void>;
+  list(prefix: string, opts?: ListOptions): AsyncIterable<ListEntry>;
+  /** Exclusive lock named by a key. Throws DBBusyError when held elsewhere after `waitMs`. */
+  lock(name: string, opts?: LockOptions): Promise<LockHandle>;
+  /** What holds the lock `name` now, or undefined when nobody does. */
+  inspectLock?(name: string, opts?: SignalOptions & { staleMs?: number }): Promise<LockInfo | undefined>;
+  /** Clears the lock `name` whoever holds it. */
+  forceUnlock?(name: string): Promise<void>;
+  /** The real path of a key on a local file system, when there is one. */
+  localPath?(key: string): string | undefined;
+  close?(): Promise<void>;
+}
+
+/** Collects a body into one Uint8Array. */
+export async function bodyToBytes(body: Body): Promise<Uint8Array> {
+  if (body instanceof Uint8Array) return body;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of iterateBody(body)) {
+    chunks.push(chunk);
+    size += chunk.byteLength;
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
+}
+
+export function iterateBody(body: Body): AsyncIterable<Uint8Array> {
+  if (body instanceof Uint8Array) {
+    return (async function* () {
+      yield body;
+    })();
+  }
+  if (Symbol.asyncIterator in body) return body as AsyncIterable<Uint8Array>;
+  const stream = body as ReadableStream<Uint8Array>;
+  return (async function* () {
+    const reader = stream.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        yield value;
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  })();
+}
