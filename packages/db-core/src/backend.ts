@@ -22,6 +22,12 @@ export interface SignalOptions {
   signal?: AbortSignal;
 }
 
+/** Bytes with the metadata of the very version they were read from (for conditional writes). */
+export interface StoredObject {
+  bytes: Uint8Array;
+  meta: ObjectMeta;
+}
+
 export interface PutOptions extends SignalOptions {
   /** '*' = create only: fail with ConditionFailedError when the key exists. */
   ifNoneMatch?: '*';
@@ -77,13 +83,21 @@ export interface Backend {
   /** A URL naming the storage, without secrets. */
   readonly url: string;
   readonly capabilities: BackendCapabilities;
-  get(key: string, opts?: SignalOptions): Promise<Uint8Array>;
-  getStream(key: string, opts?: SignalOptions): Promise<ReadableStream<Uint8Array>>;
+  get(key: string, opts?: SignalOptions): Promise<StoredObject>;
+  getStream(key: string, opts?: SignalOptions): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }>;
   /** Atomic: a reader sees the old object or the new one, never a torn one. */
   put(key: string, body: Body, opts?: PutOptions): Promise<ObjectMeta>;
   head(key: string, opts?: SignalOptions): Promise<ObjectMeta | undefined>;
-  /** Idempotent: deleting a missing key succeeds. Deleting "a/b/" removes an empty folder. */
+  /**
+   * Idempotent: deleting a missing key succeeds. A key ending in "/" deletes the folder
+   * and everything below it (on a file system, by renaming it away first).
+   */
   delete(key: string, opts?: SignalOptions): Promise<void>;
+  /**
+   * Objects whose key starts with `prefix` (recursively, folder markers included as
+   * zero-size objects with keys ending in "/"), or one level with `delimiter: '/'`.
+   * Order is unspecified.
+   */
   list(prefix: string, opts?: ListOptions): AsyncIterable<ListEntry>;
   /** Exclusive lock named by a key. Throws DBBusyError when held elsewhere after `waitMs`. */
   lock(name: string, opts?: LockOptions): Promise<LockHandle>;

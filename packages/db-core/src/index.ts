@@ -1,4 +1,10 @@
 export * from './errors.js';
-export * from './types.js';
+export type * from './types.js';
 export * from './backend.js';
 export * from './ids.js';
+export { RomiDB, type RomiDBOptions } from './db.js';
+export { openDB, registerScheme, parseDatabaseUrl, type OpenOptions, type SchemeOpener } from './registry.js';
+export { keys, MARKER_KEY, LOCK_NAME, INDEX_NAME, ScanIndex, storedNameProblem } from './layout.js';
+export { formatPythonJson, parseJsonTree, toPlain, pythonFloatRepr, copyJsonValue, isPlainObject } from './json.js';
+export { matchesQuery, partialMatch } from './query.js';
+export { mapLimit, KeyedMutex } from './util.js';

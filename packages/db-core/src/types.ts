@@ -3,9 +3,9 @@
 export type Metadata = Record<string, unknown>;
 export type Query = Record<string, unknown>;
 
-export interface SignalOptions {
-  signal?: AbortSignal;
-}
+import type { SignalOptions } from './backend.js';
+
+export type { SignalOptions };
 
 export interface QueryOptions extends SignalOptions {
   query?: Query;

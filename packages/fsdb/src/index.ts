@@ -1,1 +1,2 @@
-export {};
+export { FSDB, type FSDBOptions } from './fsdb.js';
+export { FsBackend, type FsBackendOptions, type FsLike } from './fs-backend.js';

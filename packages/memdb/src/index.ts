@@ -1,1 +1,2 @@
-export {};
+export { MemDB, type MemDBOptions } from './memdb.js';
+export { dummyDB, type DummyDBOptions } from './dummy.js';

@@ -1,0 +1,195 @@
+/**
+ * check(): compares what files.json and the metadata say with what storage holds.
+ * fix: re-indexes unlisted files and filesets, recreates missing fileset folders, and
+ * drops entries whose data is gone after backing up files.json. It never deletes data.
+ */
+import { ErrorCodes, isRomiError } from './errors.js';
+import { parseJsonTree, isPlainObject } from './json.js';
+import { keys, INDEX_NAME, LOCK_NAME, METADATA_DIR, ScanIndex, storedNameProblem } from './layout.js';
+import type { RomiDB, ScanImpl } from './db.js';
+import type { CheckOptions, CheckReport, Problem } from './types.js';
+import { mapLimit } from './util.js';
+
+/** Folders inside a scan that are not filesets. */
+const NOT_FILESETS = new Set([METADATA_DIR, 'webcache']);
+
+export async function runCheck(db: RomiDB, opts: CheckOptions): Promise<CheckReport> {
+  const { backend } = db;
+  const signal = opts.signal;
+  const problems: Problem[] = [];
+
+  if (backend.inspectLock) {
+    const info = await backend.inspectLock(LOCK_NAME, { signal, staleMs: db.options.lockStaleMs });
+    if (info?.foreign) {
+      problems.push({ kind: 'foreign-lock', key: LOCK_NAME, detail: 'a lock written by another tool is present; it is honoured and never taken over automatically' });
+    } else if (info?.stale) {
+      problems.push({ kind: 'stale-lock', key: LOCK_NAME, detail: `the writer lock has not been refreshed since ${info.mtime?.toISOString() ?? 'an unknown time'}` });
+    }
+  }
+
+  let scanIds: string[];
+  if (opts.scans) {
+    scanIds = opts.scans;
+  } else {
+    scanIds = [];
+    for await (const entry of backend.list('', { delimiter: '/', signal })) {
+      if (entry.kind !== 'prefix') continue;
+      const name = entry.key.slice(0, -1);
+      if (name.startsWith('.') || name === LOCK_NAME) continue;
+      if (storedNameProblem(name) !== undefined) {
+        problems.push({ kind: 'unsafe-name', key: entry.key, detail: 'a folder name that cannot be used safely' });
+        continue;
+      }
+      scanIds.push(name);
+    }
+    scanIds.sort();
+  }
+
+  await mapLimit(scanIds, 4, (id) => checkScan(db, id, !!opts.fix, problems, signal), signal);
+  return { ok: problems.every((p) => p.fixed), problems };
+}
+
+async function checkScan(db: RomiDB, scanId: string, fix: boolean, problems: Problem[], signal?: AbortSignal): Promise<void> {
+  const { backend } = db;
+  const prefix = `${scanId}/`;
+  const objects = new Set<string>();
+  const folders = new Set<string>();
+  for await (const entry of backend.list(prefix, { signal })) {
+    if (entry.kind !== 'object') continue;
+    const rel = entry.key.slice(prefix.length);
+    if (rel.endsWith('/')) folders.add(rel.slice(0, -1));
+    else objects.add(rel);
+  }
+  const isScan = objects.has(INDEX_NAME) || [...objects].some((k) => k.startsWith(`${METADATA_DIR}/`));
+  if (!isScan) return;
+
+  let index: ScanIndex | undefined;
+  if (objects.has(INDEX_NAME)) {
+    try {
+      index = ScanIndex.parse((await backend.get(keys.index(scanId), { signal })).bytes, keys.index(scanId));
+    } catch (err) {
+      if (!isRomiError(err, ErrorCodes.CORRUPT)) throw err;
+      problems.push({ kind: 'corrupt-json', scan: scanId, key: keys.index(scanId), detail: (err as Error).message });
+    }
+  } else {
+    index = ScanIndex.empty();
+  }
+
+  // Every metadata JSON must parse; metadata of unknown filesets and files is orphaned.
+  const metadataKeys = [...objects].filter((k) => k.startsWith(`${METADATA_DIR}/`) && k.endsWith('.json'));
+  await mapLimit(metadataKeys, 8, async (rel) => {
+    const key = prefix + rel;
+    try {
+      const tree = parseJsonTree(new TextDecoder('utf-8', { fatal: true }).decode((await backend.get(key, { signal })).bytes));
+      if (!isPlainObject(tree)) throw new Error('not a JSON object');
+    } catch (err) {
+      if (isRomiError(err)) throw err;
+      problems.push({ kind: 'corrupt-json', scan: scanId, key, detail: (err as Error).message });
+    }
+    if (!index) return;
+    const parts = rel.slice(METADATA_DIR.length + 1).split('/');
+    if (parts.length === 1 && parts[0] !== 'metadata.json') {
+      const fsId = parts[0]!.slice(0, -'.json'.length);
+      if (!index.fileset(fsId)) problems.push({ kind: 'orphan-metadata', scan: scanId, fileset: fsId, key, detail: 'metadata of a fileset that files.json does not list' });
+    } else if (parts.length === 2) {
+      const [fsId, name] = parts as [string, string];
+      const fileId = name.slice(0, -'.json'.length);
+      if (!index.file(fsId, fileId)) {
+        problems.push({ kind: 'orphan-metadata', scan: scanId, fileset: fsId, file: fileId, key, detail: 'metadata of a file that files.json does not list' });
+      }
+    }
+  });
+  if (!index) return;
+
+  // Data the index lists, and data it does not.
+  const missing: Array<{ fs: string; file: string }> = [];
+  const missingFolders: string[] = [];
+  const listed = new Set<string>();
+  for (const fs of index.filesets) {
+    if (storedNameProblem(fs.id) !== undefined) {
+      problems.push({ kind: 'unsafe-name', scan: scanId, fileset: fs.id, key: keys.index(scanId), detail: 'a fileset id that cannot be used safely' });
+      continue;
+    }
+    const hasFolder = folders.has(fs.id) || [...objects].some((k) => k.startsWith(`${fs.id}/`));
+    if (!hasFolder && !missingFolders.includes(fs.id)) {
+      missingFolders.push(fs.id);
+      problems.push({ kind: 'missing-fileset', scan: scanId, fileset: fs.id, key: keys.filesetFolder(scanId, fs.id), detail: 'files.json lists a fileset whose folder does not exist' });
+    }
+    for (const f of fs.files ?? []) {
+      const filename = ScanIndex.filenameOf(f);
+      if (filename === null) continue;
+      if (storedNameProblem(filename) !== undefined) {
+        problems.push({ kind: 'unsafe-name', scan: scanId, fileset: fs.id, file: f.id, key: keys.index(scanId), detail: `file name ${JSON.stringify(filename)} cannot be used safely` });
+        continue;
+      }
+      const rel = `${fs.id}/${filename}`;
+      listed.add(rel);
+      if (!objects.has(rel)) {
+        missing.push({ fs: fs.id, file: f.id });
+        problems.push({ kind: 'missing-file', scan: scanId, fileset: fs.id, file: f.id, key: prefix + rel, detail: 'listed in files.json but missing from storage' });
+      }
+    }
+  }
+  const unlisted: Array<{ fs: string; name: string; problem: Problem }> = [];
+  const unlistedFilesets = new Map<string, Problem>();
+  for (const rel of [...objects].sort()) {
+    const slash = rel.indexOf('/');
+    if (slash < 0 || listed.has(rel)) continue;
+    const fsId = rel.slice(0, slash);
+    const name = rel.slice(slash + 1);
+    if (NOT_FILESETS.has(fsId) || fsId.startsWith('.')) continue;
+    if (!index.fileset(fsId) && !unlistedFilesets.has(fsId)) {
+      const problem: Problem = { kind: 'unlisted-fileset', scan: scanId, fileset: fsId, key: `${prefix}${fsId}/`, detail: 'a folder that files.json does not list' };
+      unlistedFilesets.set(fsId, problem);
+      problems.push(problem);
+    }
+    const problem: Problem = { kind: 'unlisted-file', scan: scanId, fileset: fsId, key: prefix + rel, detail: 'present in storage but not listed in files.json' };
+    problems.push(problem);
+    unlisted.push({ fs: fsId, name, problem });
+  }
+  for (const folder of folders) {
+    if (!folder.includes('/') && !NOT_FILESETS.has(folder) && !folder.startsWith('.') && !index.fileset(folder) && !unlistedFilesets.has(folder)) {
+      const problem: Problem = { kind: 'unlisted-fileset', scan: scanId, fileset: folder, key: `${prefix}${folder}/`, detail: 'a folder that files.json does not list' };
+      unlistedFilesets.set(folder, problem);
+      problems.push(problem);
+    }
+  }
+
+  if (!fix) return;
+  const repairable = missing.length + missingFolders.length + unlisted.length + unlistedFilesets.size;
+  if (repairable === 0) return;
+  const scan = (await db.getScan(scanId)) as ScanImpl;
+  if (missing.length > 0) {
+    // Keep the index as it was before dropping anything from it.
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '_');
+    const original = await backend.get(keys.index(scanId), { signal });
+    await db.write(`${prefix}files_${stamp}.json`, original.bytes, { signal, what: 'back up files.json' });
+  }
+  for (const fsId of missingFolders) await db.write(keys.filesetFolder(scanId, fsId), new Uint8Array(), { signal, what: 'repair' });
+  await scan.mutateIndex(
+    'repair files.json',
+    (idx) => {
+      for (const { fs, file } of missing) {
+        if (idx.file(fs, file)) idx.removeFile(fs, file);
+      }
+      for (const fsId of unlistedFilesets.keys()) {
+        if (storedNameProblem(fsId) === undefined && !idx.fileset(fsId)) idx.addFileset(fsId);
+        unlistedFilesets.get(fsId)!.fixed = true;
+      }
+      for (const u of unlisted) {
+        if (u.name.includes('/') || u.name.endsWith('/')) continue;
+        const dot = u.name.lastIndexOf('.');
+        const id = dot > 0 ? u.name.slice(0, dot) : u.name;
+        const existing = idx.file(u.fs, id);
+        if (existing && ScanIndex.filenameOf(existing) !== null) continue;
+        if (existing) existing.file = u.name;
+        else idx.addFile(u.fs, id, u.name);
+        u.problem.fixed = true;
+      }
+    },
+    signal,
+  );
+  for (const p of problems) {
+    if (p.scan === scanId && (p.kind === 'missing-file' || p.kind === 'missing-fileset')) p.fixed = true;
+  }
+}

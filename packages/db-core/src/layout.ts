@@ -1,0 +1,169 @@
+/**
+ * The ROMI folder layout (DESIGN.md): which key holds what, and the files.json index.
+ * This is the only place that knows it; backends only see keys and bytes.
+ */
+import { CorruptDataError, InvalidKeyError } from './errors.js';
+import { formatPythonJson, isPlainObject, parseJsonTree } from './json.js';
+
+export const MARKER_KEY = 'romidb';
+export const LOCK_NAME = 'lock';
+export const INDEX_NAME = 'files.json';
+export const METADATA_DIR = 'metadata';
+
+/** Why a name read from storage cannot be used to build a key (it would leave its folder). */
+export function storedNameProblem(name: unknown): string | undefined {
+  if (typeof name !== 'string' || name.length === 0) return 'empty name';
+  if (name.length > 1024) return 'name too long';
+  if (name.startsWith('/') || name.includes('\\') || name.includes('\0')) return 'absolute path, "\\" or NUL';
+  if (name.split('/').some((s) => s === '' || s === '.' || s === '..')) return 'empty, "." or ".." path segment';
+  return undefined;
+}
+
+function safe(name: string, where: string): string {
+  const problem = storedNameProblem(name);
+  if (problem !== undefined) throw new InvalidKeyError(`${where}/${name}`, problem);
+  return name;
+}
+
+export const keys = {
+  scanFolder: (scan: string) => `${safe(scan, '')}/`,
+  index: (scan: string) => `${safe(scan, '')}/${INDEX_NAME}`,
+  measures: (scan: string) => `${safe(scan, '')}/measures.json`,
+  scanMetadata: (scan: string) => `${safe(scan, '')}/${METADATA_DIR}/metadata.json`,
+  metadataFolder: (scan: string) => `${safe(scan, '')}/${METADATA_DIR}/`,
+  filesetFolder: (scan: string, fs: string) => `${safe(scan, '')}/${safe(fs, scan)}/`,
+  filesetMetadata: (scan: string, fs: string) => `${safe(scan, '')}/${METADATA_DIR}/${safe(fs, scan)}.json`,
+  fileMetadataFolder: (scan: string, fs: string) => `${safe(scan, '')}/${METADATA_DIR}/${safe(fs, scan)}/`,
+  fileMetadata: (scan: string, fs: string, file: string) =>
+    `${safe(scan, '')}/${METADATA_DIR}/${safe(fs, scan)}/${safe(file, `${scan}/${fs}`)}.json`,
+  fileData: (scan: string, fs: string, filename: string) =>
+    `${safe(scan, '')}/${safe(fs, scan)}/${safe(filename, `${scan}/${fs}`)}`,
+};
+
+export interface FileNode {
+  file: string | null;
+  id: string;
+  [extra: string]: unknown;
+}
+
+export interface FilesetNode {
+  files: FileNode[];
+  id: string;
+  [extra: string]: unknown;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The parsed files.json of one scan. Keeps the whole tree (unknown keys included) so that
+ * rewriting it changes only what a mutation meant to change. Lookups are O(1).
+ */
+export class ScanIndex {
+  readonly root: Record<string, unknown> & { filesets: FilesetNode[] };
+  #filesets = new Map<string, FilesetNode>();
+  #files = new Map<FilesetNode, Map<string, FileNode>>();
+
+  private constructor(root: Record<string, unknown> & { filesets: FilesetNode[] }) {
+    this.root = root;
+    // First entry wins when an older tool wrote duplicates.
+    for (const fs of root.filesets) if (!this.#filesets.has(fs.id)) this.#filesets.set(fs.id, fs);
+  }
+
+  static empty(): ScanIndex {
+    return new ScanIndex({ filesets: [] });
+  }
+
+  /** Validates the structure; anything unexpected is a CorruptDataError naming `key`. */
+  static parse(bytes: Uint8Array, key: string): ScanIndex {
+    let tree: unknown;
+    try {
+      tree = parseJsonTree(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    } catch (err) {
+      throw new CorruptDataError(key, `not valid JSON (${(err as Error).message})`, { cause: err });
+    }
+    if (!isPlainObject(tree)) throw new CorruptDataError(key, 'files.json is not a JSON object');
+    if (!Array.isArray(tree.filesets)) throw new CorruptDataError(key, '"filesets" is not a list');
+    tree.filesets.forEach((fs: unknown, i: number) => {
+      if (!isPlainObject(fs) || typeof fs.id !== 'string') throw new CorruptDataError(key, `fileset #${i} has no string "id"`);
+      if (fs.files === undefined) return;
+      if (!Array.isArray(fs.files)) throw new CorruptDataError(key, `fileset "${fs.id}": "files" is not a list`);
+      fs.files.forEach((f: unknown, j: number) => {
+        if (!isPlainObject(f) || typeof f.id !== 'string') throw new CorruptDataError(key, `fileset "${fs.id}": file #${j} has no string "id"`);
+        if (f.file !== undefined && f.file !== null && typeof f.file !== 'string') {
+          throw new CorruptDataError(key, `file "${fs.id}/${f.id}": "file" is not a string or null`);
+        }
+      });
+    });
+    return new ScanIndex(tree as ScanIndex['root']);
+  }
+
+  get filesets(): readonly FilesetNode[] {
+    return this.root.filesets;
+  }
+
+  filesetIds(): string[] {
+    return [...this.#filesets.keys()];
+  }
+
+  fileset(id: string): FilesetNode | undefined {
+    return this.#filesets.get(id);
+  }
+
+  #fileMap(fs: FilesetNode): Map<string, FileNode> {
+    let map = this.#files.get(fs);
+    if (!map) {
+      map = new Map();
+      for (const f of fs.files ?? []) if (!map.has(f.id)) map.set(f.id, f);
+      this.#files.set(fs, map);
+    }
+    return map;
+  }
+
+  fileIds(fsId: string): string[] {
+    const fs = this.#filesets.get(fsId);
+    return fs ? [...this.#fileMap(fs).keys()] : [];
+  }
+
+  file(fsId: string, fileId: string): FileNode | undefined {
+    const fs = this.#filesets.get(fsId);
+    return fs ? this.#fileMap(fs).get(fileId) : undefined;
+  }
+
+  /** Filename of a file entry: null when never written (or "file" missing). */
+  static filenameOf(node: FileNode): string | null {
+    return typeof node.file === 'string' ? node.file : null;
+  }
+
+  addFileset(id: string): FilesetNode {
+    const node: FilesetNode = { files: [], id };
+    this.root.filesets.push(node);
+    this.#filesets.set(id, node);
+    return node;
+  }
+
+  removeFileset(id: string): void {
+    this.root.filesets = this.root.filesets.filter((fs) => fs.id !== id);
+    const node = this.#filesets.get(id);
+    if (node) this.#files.delete(node);
+    this.#filesets.delete(id);
+  }
+
+  addFile(fsId: string, id: string, file: string | null = null): FileNode {
+    const fs = this.#filesets.get(fsId)!;
+    fs.files ??= [];
+    const node: FileNode = { file, id };
+    fs.files.push(node);
+    this.#fileMap(fs).set(id, node);
+    return node;
+  }
+
+  removeFile(fsId: string, id: string): void {
+    const fs = this.#filesets.get(fsId)!;
+    fs.files = (fs.files ?? []).filter((f) => f.id !== id);
+    this.#fileMap(fs).delete(id);
+  }
+
+  serialize(): Uint8Array {
+    return encoder.encode(formatPythonJson(this.root));
+  }
+}

@@ -1,0 +1,126 @@
+import type { Backend } from './backend.js';
+import { ConditionFailedError, CorruptDataError, ErrorCodes, InvalidMetadataError, isRomiError } from './errors.js';
+import { copyJsonValue, formatPythonJson, isPlainObject, jsonEqual, parseJsonTree, reconcile, setOwn, toPlain } from './json.js';
+import type { Metadata } from './types.js';
+import { utf8 } from './util.js';
+
+/** What a metadata store needs from its database. */
+export interface MetadataHost {
+  readonly backend: Backend;
+  /** Throws unless writes are allowed now (connected, writable, lock held). */
+  assertWritable(what: string): void;
+  runExclusive<T>(key: string, fn: () => Promise<T>): Promise<T>;
+}
+
+interface Loaded {
+  tree: Record<string, unknown>;
+  /** undefined when the JSON file does not exist yet. */
+  etag: string | undefined;
+}
+
+const MAX_ATTEMPTS = 8;
+
+/** Reads a JSON object at `key`: {} when absent, CorruptDataError when unreadable or not an object. */
+export async function readJsonObject(backend: Backend, key: string, signal?: AbortSignal): Promise<Loaded> {
+  let stored;
+  try {
+    stored = await backend.get(key, { signal });
+  } catch (err) {
+    if (isRomiError(err, ErrorCodes.NOT_FOUND)) return { tree: {}, etag: undefined };
+    throw err;
+  }
+  let tree: unknown;
+  try {
+    tree = parseJsonTree(new TextDecoder('utf-8', { fatal: true }).decode(stored.bytes));
+  } catch (err) {
+    throw new CorruptDataError(key, `not valid JSON (${(err as Error).message})`, { cause: err });
+  }
+  if (!isPlainObject(tree)) throw new CorruptDataError(key, 'not a JSON object');
+  return { tree, etag: stored.meta.etag };
+}
+
+/** Validates the arguments of setMetadata before any I/O, returning the top-level changes. */
+export function metadataChanges(dataOrKey: unknown, value: unknown, argCount: number): Record<string, unknown> {
+  if (typeof dataOrKey === 'string') {
+    if (argCount < 2 || value === undefined) {
+      throw new InvalidMetadataError(`No value given for metadata key "${dataOrKey}" (undefined cannot be stored)`);
+    }
+    const changes: Record<string, unknown> = {};
+    setOwn(changes, dataOrKey, copyJsonValue(value, dataOrKey));
+    return changes;
+  }
+  return validateMetadata(dataOrKey);
+}
+
+export function validateMetadata(data: unknown): Record<string, unknown> {
+  if (!isPlainObject(data)) {
+    throw new InvalidMetadataError(`Metadata must be a plain object, got ${data === null ? 'null' : Array.isArray(data) ? 'an array' : typeof data}`);
+  }
+  return copyJsonValue(data, 'metadata') as Record<string, unknown>;
+}
+
+/**
+ * The metadata JSON of one scan, fileset or file. Cached after the first read; every
+ * change is a conditional read-modify-write of the whole file, serialised per key.
+ */
+export class MetadataStore {
+  #cache: Loaded | undefined;
+
+  constructor(
+    private readonly host: MetadataHost,
+    readonly key: string,
+  ) {}
+
+  async #load(signal?: AbortSignal): Promise<Loaded> {
+    this.#cache ??= await readJsonObject(this.host.backend, this.key, signal);
+    return this.#cache;
+  }
+
+  forget(): void {
+    this.#cache = undefined;
+  }
+
+  async get(key: string | undefined, fallback: unknown, signal?: AbortSignal): Promise<unknown> {
+    const { tree } = await this.#load(signal);
+    if (key === undefined) return toPlain(tree);
+    return Object.prototype.hasOwnProperty.call(tree, key) ? toPlain(tree[key]) : fallback;
+  }
+
+  /** Shallow merge of `changes` (already validated), persisted before it resolves. */
+  async merge(changes: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
+    this.host.assertWritable('set metadata');
+    await this.host.runExclusive(this.key, async () => {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const current = await this.#load(signal);
+        const next: Record<string, unknown> = { ...current.tree };
+        for (const k of Object.keys(changes)) {
+          setOwn(next, k, reconcile(changes[k], Object.prototype.hasOwnProperty.call(current.tree, k) ? current.tree[k] : undefined));
+        }
+        if (current.etag !== undefined && jsonEqual(next, current.tree)) return;
+        this.host.assertWritable('set metadata');
+        try {
+          const meta = await this.host.backend.put(
+            this.key,
+            utf8.encode(formatPythonJson(next)),
+            current.etag === undefined ? { ifNoneMatch: '*', signal } : { ifMatch: current.etag, signal },
+          );
+          this.#cache = { tree: next, etag: meta.etag };
+          return;
+        } catch (err) {
+          this.#cache = undefined;
+          if (!isRomiError(err, ErrorCodes.CONDITION_FAILED)) throw err;
+        }
+      }
+      throw new ConditionFailedError(this.key, `still changing after ${MAX_ATTEMPTS} attempts`);
+    });
+  }
+
+  /** Replaces the whole object without reading it first (new objects only). */
+  async create(data: Metadata, signal?: AbortSignal): Promise<void> {
+    this.host.assertWritable('set metadata');
+    await this.host.runExclusive(this.key, async () => {
+      const meta = await this.host.backend.put(this.key, utf8.encode(formatPythonJson(data)), { signal });
+      this.#cache = { tree: data, etag: meta.etag };
+    });
+  }
+}

@@ -1,0 +1,546 @@
+/**
+ * FsBackend: the Backend over a Node-compatible `fs` (the real disk, or a memfs volume).
+ *
+ * - Writes are atomic: bytes go to a temp file in the same folder, then rename() (or link()
+ *   for create-only writes, which fails atomically when the target exists).
+ * - Temp files and trash folders start with ".romidb-" and are never listed.
+ * - Keys cannot leave the root: "..", absolute keys and symlinks resolving outside are refused.
+ * - Conditional writes are atomic within this process; across processes the writer lock
+ *   (proper-lockfile, at <root>/lock) keeps a single writer.
+ */
+import nodeFs from 'node:fs';
+import { hostname } from 'node:os';
+import { posix, sep } from 'node:path';
+import lockfile from 'proper-lockfile';
+import {
+  AbortedError,
+  assertValidKey,
+  ConditionFailedError,
+  DBBusyError,
+  InvalidKeyError,
+  KeyNotFoundError,
+  KeyedMutex,
+  LockLostError,
+  StorageError,
+  iterateBody,
+  throwIfAborted,
+  type Backend,
+  type BackendCapabilities,
+  type Body,
+  type ListEntry,
+  type ListOptions,
+  type LockHandle,
+  type LockInfo,
+  type LockOptions,
+  type ObjectMeta,
+  type PutOptions,
+  type SignalOptions,
+  type StoredObject,
+} from '@romi/db-core';
+
+/** The part of Node's `fs` this backend uses (memfs provides it too). */
+export type FsLike = typeof nodeFs;
+
+export interface FsBackendOptions {
+  /** The file system to use (default: node:fs). */
+  fs?: FsLike;
+  /** fsync files and their folder on every write: survives power loss, not only a crash. */
+  fsync?: boolean;
+  /** URL to report (default: file://<root>). */
+  url?: string;
+}
+
+const TEMP_PREFIX = '.romidb-';
+const CHUNK = 1 << 20;
+let tempCounter = 0;
+
+type Stats = { ino: number | bigint; mtimeMs: number; size: number | bigint; mtime: Date; isDirectory(): boolean; isFile(): boolean; isSymbolicLink(): boolean };
+
+function etagOf(s: Stats): string {
+  return `${Number(s.ino).toString(36)}.${Math.round(s.mtimeMs * 1000).toString(36)}.${Number(s.size).toString(36)}`;
+}
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException)?.code;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errno(err) === 'EPERM';
+  }
+}
+
+interface LockOwner {
+  pid: number;
+  host: string;
+  since: string;
+}
+
+export class FsBackend implements Backend {
+  readonly root: string;
+  readonly url: string;
+  readonly capabilities: BackendCapabilities;
+  readonly #fs: FsLike;
+  readonly #fsync: boolean;
+  readonly #real: boolean;
+  #realRoot: string | undefined;
+  /** Folders known to exist and to resolve inside the root. */
+  #knownDirs = new Set<string>();
+  #mutex = new KeyedMutex();
+
+  constructor(root: string, opts: FsBackendOptions = {}) {
+    this.#fs = opts.fs ?? nodeFs;
+    this.#real = this.#fs === nodeFs;
+    this.root = root.endsWith('/') && root.length > 1 ? root.slice(0, -1) : root;
+    this.url = opts.url ?? `file://${this.root}`;
+    this.#fsync = (opts.fsync ?? false) && this.#real;
+    this.capabilities = { conditionalWrites: 'process', localPaths: this.#real, lockScope: 'host', fsync: this.#real };
+  }
+
+  get #p() {
+    return this.#fs.promises;
+  }
+
+  /** The path of a key, refusing keys that would leave the root. */
+  #path(key: string): string {
+    assertValidKey(key);
+    return `${this.root}/${key.endsWith('/') ? key.slice(0, -1) : key}`;
+  }
+
+  async #rootReal(): Promise<string> {
+    if (this.#realRoot === undefined) {
+      try {
+        this.#realRoot = await this.#p.realpath(this.root);
+      } catch (err) {
+        throw this.#wrap(err, '');
+      }
+    }
+    return this.#realRoot;
+  }
+
+  #inside(real: string, rootReal: string): boolean {
+    return real === rootReal || real.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep) || real.startsWith(`${rootReal}/`);
+  }
+
+  /** Checks that the folder holding `path` (or its nearest existing ancestor) is inside the root. */
+  async #checkParent(key: string, path: string): Promise<void> {
+    const dir = posix.dirname(path);
+    if (dir === this.root || this.#knownDirs.has(dir)) return;
+    const rootReal = await this.#rootReal();
+    let probe = dir;
+    for (;;) {
+      try {
+        const real = await this.#p.realpath(probe);
+        if (!this.#inside(real, rootReal)) throw new InvalidKeyError(key, 'resolves outside the database root (symlink)');
+        if (probe === dir) this.#knownDirs.add(dir);
+        return;
+      } catch (err) {
+        if (errno(err) !== 'ENOENT' && errno(err) !== 'ENOTDIR') throw this.#wrap(err, key);
+        if (probe === this.root || probe.length <= this.root.length) return;
+        probe = posix.dirname(probe);
+      }
+    }
+  }
+
+  /** A symlink as the last component must also resolve inside the root. */
+  async #checkLink(key: string, path: string): Promise<void> {
+    let st;
+    try {
+      st = await this.#p.lstat(path);
+    } catch {
+      return;
+    }
+    if (!st.isSymbolicLink()) return;
+    let real: string;
+    try {
+      real = await this.#p.realpath(path);
+    } catch (err) {
+      throw new KeyNotFoundError(key, { cause: err });
+    }
+    if (!this.#inside(real, await this.#rootReal())) throw new InvalidKeyError(key, 'symlink pointing outside the database root');
+  }
+
+  #wrap(err: unknown, key: string): Error {
+    if (err instanceof Error && 'code' in err && typeof (err as { code: unknown }).code === 'string' && String((err as { code: string }).code).startsWith('ROMI_')) return err;
+    const code = errno(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return new KeyNotFoundError(key, { cause: err });
+    if (code === 'ABORT_ERR' || (err as Error)?.name === 'AbortError') return new AbortedError({ cause: err });
+    return new StorageError(`Storage error on "${key}" in ${this.url}: ${code ?? (err as Error)?.message}`, { cause: err, key });
+  }
+
+  #meta(key: string, st: Stats): ObjectMeta {
+    return { key, size: Number(st.size), etag: etagOf(st), mtime: st.mtime };
+  }
+
+  async get(key: string, opts: SignalOptions = {}): Promise<StoredObject> {
+    throwIfAborted(opts.signal);
+    const path = this.#path(key);
+    await this.#checkParent(key, path);
+    await this.#checkLink(key, path);
+    let handle;
+    try {
+      handle = await this.#p.open(path, 'r');
+    } catch (err) {
+      throw this.#wrap(err, key);
+    }
+    try {
+      const st = (await handle.stat()) as Stats;
+      if (!st.isFile()) throw new KeyNotFoundError(key);
+      const bytes = await handle.readFile({ signal: opts.signal } as object);
+      return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), meta: this.#meta(key, st) };
+    } catch (err) {
+      throw this.#wrap(err, key);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async getStream(key: string, opts: SignalOptions = {}): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }> {
+    throwIfAborted(opts.signal);
+    const path = this.#path(key);
+    await this.#checkParent(key, path);
+    await this.#checkLink(key, path);
+    let handle: Awaited<ReturnType<FsLike['promises']['open']>>;
+    try {
+      handle = await this.#p.open(path, 'r');
+    } catch (err) {
+      throw this.#wrap(err, key);
+    }
+    let st: Stats;
+    try {
+      st = (await handle.stat()) as Stats;
+      if (!st.isFile()) throw new KeyNotFoundError(key);
+    } catch (err) {
+      await handle.close();
+      throw this.#wrap(err, key);
+    }
+    let position = 0;
+    let closed = false;
+    const close = async (): Promise<void> => {
+      if (!closed) {
+        closed = true;
+        await handle.close();
+      }
+    };
+    const stream = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        try {
+          throwIfAborted(opts.signal);
+          const buffer = new Uint8Array(CHUNK);
+          const { bytesRead } = await handle.read(buffer, 0, CHUNK, position);
+          if (bytesRead === 0) {
+            await close();
+            controller.close();
+            return;
+          }
+          position += bytesRead;
+          controller.enqueue(bytesRead === CHUNK ? buffer : buffer.subarray(0, bytesRead));
+        } catch (err) {
+          await close();
+          controller.error(this.#wrap(err, key));
+        }
+      },
+      cancel: close,
+    });
+    return { stream, meta: this.#meta(key, st) };
+  }
+
+  async #mkdirs(dir: string, key: string): Promise<void> {
+    if (dir === this.root || this.#knownDirs.has(dir)) return;
+    try {
+      await this.#p.mkdir(dir, { recursive: true });
+    } catch (err) {
+      if (errno(err) === 'ENOTDIR' || errno(err) === 'EEXIST') throw new InvalidKeyError(key, 'a parent of this key is a file');
+      throw this.#wrap(err, key);
+    }
+    await this.#checkParent(key, `${dir}/x`);
+  }
+
+  async put(key: string, body: Body, opts: PutOptions = {}): Promise<ObjectMeta> {
+    throwIfAborted(opts.signal);
+    const path = this.#path(key);
+    if (key.endsWith('/')) {
+      await this.#mkdirs(path, key);
+      return { key, size: 0, etag: 'folder' };
+    }
+    const dir = posix.dirname(path);
+    await this.#mkdirs(dir, key);
+    await this.#checkParent(key, path);
+    const temp = `${dir}/${TEMP_PREFIX}${process.pid.toString(36)}-${(tempCounter++).toString(36)}-${Math.random().toString(36).slice(2, 8)}.tmp`;
+    let st: Stats;
+    try {
+      st = await this.#writeTemp(temp, body, opts.signal);
+    } catch (err) {
+      await this.#p.unlink(temp).catch(() => {});
+      throw this.#wrap(err, key);
+    }
+    const conditional = opts.ifNoneMatch === '*' || opts.ifMatch !== undefined;
+    const commit = async (): Promise<void> => {
+      try {
+        if (opts.ifNoneMatch === '*') {
+          // link() fails if the target exists, atomically, even against other processes.
+          try {
+            await this.#p.link(temp, path);
+          } catch (err) {
+            if (errno(err) === 'EEXIST') throw new ConditionFailedError(key, 'the object already exists');
+            throw err;
+          }
+          await this.#p.unlink(temp);
+          return;
+        }
+        if (opts.ifMatch !== undefined) {
+          let current: Stats | undefined;
+          try {
+            current = (await this.#p.stat(path)) as Stats;
+          } catch (err) {
+            if (errno(err) !== 'ENOENT') throw err;
+          }
+          if (!current) throw new ConditionFailedError(key, 'the object does not exist');
+          if (etagOf(current) !== opts.ifMatch) throw new ConditionFailedError(key);
+        }
+        await this.#p.rename(temp, path);
+      } catch (err) {
+        await this.#p.unlink(temp).catch(() => {});
+        throw this.#wrap(err, key);
+      }
+    };
+    if (conditional) await this.#mutex.run(path, commit);
+    else await commit();
+    if (this.#fsync) await this.#syncDir(dir, key);
+    return this.#meta(key, st);
+  }
+
+  async #writeTemp(temp: string, body: Body, signal?: AbortSignal): Promise<Stats> {
+    const handle = await this.#p.open(temp, 'wx');
+    try {
+      if (body instanceof Uint8Array) {
+        await handle.writeFile(body);
+      } else {
+        for await (const chunk of iterateBody(body)) {
+          throwIfAborted(signal);
+          let offset = 0;
+          while (offset < chunk.byteLength) {
+            const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+            offset += bytesWritten;
+          }
+        }
+      }
+      if (this.#fsync) await handle.sync();
+      return (await handle.stat()) as Stats;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async #syncDir(dir: string, key: string): Promise<void> {
+    try {
+      const handle = await this.#p.open(dir, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      throw this.#wrap(err, key);
+    }
+  }
+
+  async head(key: string, opts: SignalOptions = {}): Promise<ObjectMeta | undefined> {
+    throwIfAborted(opts.signal);
+    const path = this.#path(key);
+    await this.#checkParent(key, path);
+    let st: Stats;
+    try {
+      st = (await this.#p.lstat(path)) as Stats;
+      if (st.isSymbolicLink()) {
+        await this.#checkLink(key, path);
+        st = (await this.#p.stat(path)) as Stats;
+      }
+    } catch (err) {
+      const e = this.#wrap(err, key);
+      if ((e as { code?: string }).code === 'ROMI_NOT_FOUND') return undefined;
+      throw e;
+    }
+    if (key.endsWith('/')) return st.isDirectory() ? { key, size: 0, etag: 'folder', mtime: st.mtime } : undefined;
+    return st.isFile() ? this.#meta(key, st) : undefined;
+  }
+
+  async delete(key: string, opts: SignalOptions = {}): Promise<void> {
+    throwIfAborted(opts.signal);
+    const path = this.#path(key);
+    await this.#checkParent(key, path);
+    try {
+      if (!key.endsWith('/')) {
+        await this.#p.unlink(path);
+        return;
+      }
+      // Rename the folder away first: the removal itself is not atomic, the rename is.
+      const trash = `${this.root}/${TEMP_PREFIX}trash-${process.pid.toString(36)}-${(tempCounter++).toString(36)}`;
+      await this.#p.rename(path, trash);
+      this.#forgetDirs(path);
+      await this.#p.rm(trash, { recursive: true, force: true });
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return;
+      throw this.#wrap(err, key);
+    }
+  }
+
+  #forgetDirs(path: string): void {
+    for (const d of this.#knownDirs) if (d === path || d.startsWith(`${path}/`)) this.#knownDirs.delete(d);
+  }
+
+  async *list(prefix: string, opts: ListOptions = {}): AsyncIterable<ListEntry> {
+    if (prefix !== '') assertValidKey(prefix.endsWith('/') ? prefix : `${prefix}x`);
+    const slash = prefix.lastIndexOf('/');
+    const dirKey = prefix.slice(0, slash + 1);
+    const namePrefix = prefix.slice(slash + 1);
+    const dirPath = dirKey === '' ? this.root : this.#path(dirKey);
+    if (dirKey !== '') await this.#checkParent(dirKey, `${dirPath}/x`);
+    yield* this.#walk(dirKey, dirPath, namePrefix, opts.delimiter === '/', opts.signal);
+  }
+
+  async *#walk(dirKey: string, dirPath: string, namePrefix: string, oneLevel: boolean, signal?: AbortSignal): AsyncIterable<ListEntry> {
+    throwIfAborted(signal);
+    let entries: import("node:fs").Dirent[];
+    try {
+      entries = (await this.#p.readdir(dirPath, { withFileTypes: true })) as import("node:fs").Dirent[];
+    } catch (err) {
+      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return;
+      throw this.#wrap(err, dirKey);
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const name = String(entry.name);
+      if (name.startsWith(TEMP_PREFIX) || !name.startsWith(namePrefix)) continue;
+      const key = dirKey + name;
+      const path = `${dirPath}/${name}`;
+      let isDir = entry.isDirectory();
+      let isFile = entry.isFile();
+      if (entry.isSymbolicLink()) {
+        // Followed only when it resolves inside the root.
+        try {
+          const real = await this.#p.realpath(path);
+          if (!this.#inside(real, await this.#rootReal())) continue;
+          const st = await this.#p.stat(path);
+          isDir = st.isDirectory();
+          isFile = st.isFile();
+        } catch {
+          continue;
+        }
+      }
+      if (isDir) {
+        if (oneLevel) {
+          yield { kind: 'prefix', key: `${key}/` };
+        } else {
+          yield { kind: 'object', key: `${key}/`, size: 0, etag: 'folder' };
+          yield* this.#walk(`${key}/`, path, '', false, signal);
+        }
+      } else if (isFile) {
+        let st: Stats;
+        try {
+          st = (await this.#p.stat(path)) as Stats;
+        } catch (err) {
+          if (errno(err) === 'ENOENT') continue;
+          throw this.#wrap(err, key);
+        }
+        yield { kind: 'object', ...this.#meta(key, st) };
+      }
+    }
+  }
+
+  // ---- the writer lock ----
+
+  #lockPaths(name: string): { lockPath: string; ownerPath: string } {
+    const lockPath = this.#path(name);
+    return { lockPath, ownerPath: `${this.root}/${TEMP_PREFIX}${name}.owner` };
+  }
+
+  async #readOwner(ownerPath: string): Promise<LockOwner | undefined> {
+    try {
+      return JSON.parse(String(await this.#p.readFile(ownerPath, 'utf8'))) as LockOwner;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async inspectLock(name: string, opts: SignalOptions & { staleMs?: number } = {}): Promise<(LockInfo & { ownerDead?: boolean }) | undefined> {
+    throwIfAborted(opts.signal);
+    const { lockPath, ownerPath } = this.#lockPaths(name);
+    let st;
+    try {
+      st = await this.#p.lstat(lockPath);
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return undefined;
+      throw this.#wrap(err, name);
+    }
+    if (!st.isDirectory()) return { foreign: true, mtime: st.mtime, stale: false };
+    const owner = await this.#readOwner(ownerPath);
+    const dead = owner !== undefined && owner.host === hostname() && owner.pid !== process.pid && !pidAlive(owner.pid);
+    const stale = dead || Date.now() - st.mtime.getTime() > (opts.staleMs ?? 10_000);
+    return { owner: owner ? `pid ${owner.pid} on ${owner.host} since ${owner.since}` : undefined, stale, ownerDead: dead, mtime: st.mtime };
+  }
+
+  async forceUnlock(name: string): Promise<void> {
+    const { lockPath, ownerPath } = this.#lockPaths(name);
+    await this.#p.rm(lockPath, { recursive: true, force: true });
+    await this.#p.rm(ownerPath, { force: true });
+  }
+
+  async lock(name: string, opts: LockOptions = {}): Promise<LockHandle> {
+    throwIfAborted(opts.signal);
+    const { lockPath, ownerPath } = this.#lockPaths(name);
+    const staleMs = Math.max(opts.staleMs ?? 10_000, 5_000);
+    const deadline = Date.now() + (opts.waitMs ?? 0);
+    let lost: Error | undefined;
+    for (;;) {
+      const info = await this.inspectLock(name);
+      if (info?.foreign) {
+        throw new DBBusyError(`Database ${this.url} is locked by another tool: "${lockPath}" is a plain lock file (as romidata writes). It is never taken over automatically; remove it, or call FSDB.forceUnlock(), once no other program uses the database.`);
+      }
+      // A lock whose owner died on this host is recovered at once; one that is merely old
+      // is left to proper-lockfile's own staleness rule.
+      if (info?.ownerDead) await this.forceUnlock(name).catch(() => {});
+      try {
+        const release = await lockfile.lock(this.root, {
+          lockfilePath: lockPath,
+          realpath: false,
+          stale: staleMs,
+          update: Math.max(1000, Math.floor(staleMs / 4)),
+          retries: 0,
+          fs: this.#fs as never,
+          onCompromised: (err: Error) => {
+            lost = err;
+            opts.onLost?.(err);
+          },
+        });
+        await this.#p.writeFile(ownerPath, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() } satisfies LockOwner));
+        return {
+          assertHeld: () => {
+            if (lost) throw new LockLostError(`The writer lock of ${this.url} was lost: ${lost.message}`, { cause: lost });
+          },
+          release: async () => {
+            await this.#p.rm(ownerPath, { force: true }).catch(() => {});
+            await release().catch((err: unknown) => {
+              if (!lost && errno(err) !== 'ERELEASED') throw this.#wrap(err, name);
+            });
+          },
+        };
+      } catch (err) {
+        if (errno(err) !== 'ELOCKED') throw this.#wrap(err, name);
+        if (Date.now() >= deadline) {
+          const holder = (await this.inspectLock(name).catch(() => undefined))?.owner;
+          throw new DBBusyError(`Database ${this.url} is busy: another writer holds the lock${holder ? ` (${holder})` : ''}`, { cause: err });
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(10, deadline - Date.now()))));
+        throwIfAborted(opts.signal);
+      }
+    }
+  }
+
+  localPath(key: string): string | undefined {
+    return this.#real ? this.#path(key) : undefined;
+  }
+}

@@ -1,0 +1,37 @@
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InvalidArgumentError, MARKER_KEY, LOCK_NAME, registerScheme, RomiDB, type RomiDBOptions } from '@romi/db-core';
+import { FsBackend, type FsBackendOptions } from './fs-backend.js';
+
+export interface FSDBOptions extends RomiDBOptions, Omit<FsBackendOptions, 'url'> {}
+
+/** A romidb database in a local folder holding the `romidb` marker. */
+export class FSDB extends RomiDB {
+  readonly path: string;
+
+  constructor(path: string, opts: FSDBOptions = {}) {
+    if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('FSDB needs the path of a database folder');
+    const root = resolve(path);
+    super(new FsBackend(root, opts), opts);
+    this.path = root;
+  }
+
+  /** Creates the folder (if needed) and the `romidb` marker; returns the (unconnected) database. */
+  static async init(path: string, opts: FSDBOptions = {}): Promise<FSDB> {
+    const root = resolve(path);
+    await mkdir(root, { recursive: true });
+    const info = await stat(`${root}/${MARKER_KEY}`).catch(() => undefined);
+    if (!info) await writeFile(`${root}/${MARKER_KEY}`, '', { flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+    return new FSDB(root, opts);
+  }
+
+  /** Removes the writer lock whoever holds it (ours or a romidata `lock` file). Use with care. */
+  static async forceUnlock(path: string): Promise<void> {
+    await new FsBackend(resolve(path)).forceUnlock(LOCK_NAME);
+  }
+}
+
+registerScheme('file:', (url) => new FSDB(fileURLToPath(url)));
