@@ -1,1 +1,5 @@
-export {};
+export * from './errors.js';
+export * from './ndarray.js';
+export * from './source.js';
+export * from './npy.js';
+export * from './npz.js';

@@ -1,0 +1,94 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { isRomiError, type File } from '@romi/db-core';
+import { expect } from 'vitest';
+import type { NDArray } from '../src/index.js';
+
+export const FIXTURES = fileURLToPath(new URL('../../../test-fixtures/io/', import.meta.url));
+export const REAL = `${FIXTURES}real/`;
+export const NUMPY = `${FIXTURES}numpy/`;
+
+export function fixture(rel: string): Uint8Array {
+  return new Uint8Array(readFileSync(FIXTURES + rel));
+}
+
+export interface Expected {
+  dtype: string;
+  shape: number[];
+  values: string[];
+}
+export const expected: Record<string, Expected> = JSON.parse(readFileSync(`${NUMPY}expected.json`, 'utf8'));
+
+/** Compares an array with numpy's record of it, bit for bit (NaN, -0.0 and 64-bit integers included). */
+export function expectMatches(arr: NDArray, exp: Expected): void {
+  expect(arr.dtype).toBe(exp.dtype);
+  expect(arr.shape).toEqual(exp.shape);
+  expect(arr.data.length).toBe(exp.values.length);
+  exp.values.forEach((s, i) => {
+    const v = arr.data[i];
+    if (typeof v === 'bigint') expect(v).toBe(BigInt(s));
+    else {
+      const want = s === 'nan' ? NaN : s === 'inf' ? Infinity : s === '-inf' ? -Infinity : Number(s);
+      if (!Object.is(v, want)) expect.fail(`value ${i}: got ${v}, numpy has ${s}`);
+    }
+  });
+}
+
+/** Runs a promise or function and returns the RomiError it throws (fails if it does not). */
+export async function romiError(fn: () => unknown): Promise<{ code: string; message: string; key?: string }> {
+  try {
+    await fn();
+  } catch (err) {
+    if (!isRomiError(err)) throw err;
+    return err;
+  }
+  return expect.fail('expected a RomiError');
+}
+
+/**
+ * The smallest File the io writers and readers use: bytes in memory, named `<id>.<ext>`.
+ * Used where a real database File (memdb) is not needed.
+ */
+export class BytesFile {
+  filename: string | null = null;
+  data: Uint8Array | undefined;
+  writes = 0;
+  constructor(readonly id = 'f') {}
+  async writeBytes(data: Uint8Array, ext: string): Promise<void> {
+    this.data = new Uint8Array(data);
+    this.filename = `${this.id}.${ext.replace(/^\./, '')}`;
+    this.writes++;
+  }
+  async readBytes(): Promise<Uint8Array> {
+    if (!this.data) throw new Error('never written');
+    return this.data;
+  }
+  localPath(): string | undefined {
+    return undefined;
+  }
+  get ext(): string | undefined {
+    return this.filename?.split('.').pop();
+  }
+  asFile(): File {
+    return this as unknown as File;
+  }
+}
+
+/** Debian's python3 with numpy (and optionally tifffile), when installed; tests using it skip otherwise. */
+export const PYTHON = '/usr/bin/python3';
+function pythonHas(mod: string): boolean {
+  if (!existsSync(PYTHON)) return false;
+  try {
+    execFileSync(PYTHON, ['-c', `import ${mod}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+export const HAS_NUMPY = pythonHas('numpy');
+export const HAS_TIFFFILE = HAS_NUMPY && pythonHas('tifffile');
+
+export function python(script: string, args: string[] = []): string {
+  return execFileSync(PYTHON, ['-c', script, ...args], { encoding: 'utf8' });
+}
