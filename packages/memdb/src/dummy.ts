@@ -9,7 +9,10 @@ export interface DummyDBOptions {
 
 async function png(data: Uint8Array, width: number, height: number, channels: 1 | 3): Promise<Uint8Array> {
   const { default: sharp } = await import('sharp');
-  const out = await sharp(data, { raw: { width, height, channels } }).png().toBuffer();
+  let image = sharp(data, { raw: { width, height, channels } });
+  // Keep a gray image gray (8-bit, one channel), as numpy/imageio write it.
+  if (channels === 1) image = image.toColourspace('b-w');
+  const out = await image.png().toBuffer();
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
