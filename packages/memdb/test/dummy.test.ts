@@ -21,7 +21,7 @@ describe('dummyDB', () => {
     expect(dummy.filename).toBe('dummy_image.png');
     expect(await dummy.getMetadata()).toEqual({ 'dummy image': true });
     expect((await sharp(await dummy.readBytes()).metadata()).channels).toBe(1);
-    const { data, info } = await sharp(await dummy.readBytes()).raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(await dummy.readBytes()).toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
     expect([info.width, info.height, info.channels]).toEqual([2, 2, 1]);
     expect([...data]).toEqual([255, 0, 0, 255]);
 
