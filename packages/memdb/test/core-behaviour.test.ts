@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemDB } from '@romi/memdb';
+import { MemDB } from '../src/index.js';
 import { FSDB } from '@romi/fsdb';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import {
   type Backend,
   type Body,
   type PutOptions,
-} from '../src/index.js';
+} from '@romi/db-core';
 
 /** A backend that counts writes per key, around a real one. */
 function counting(inner: Backend): Backend & { puts: Map<string, number> } {
