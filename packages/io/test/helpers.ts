@@ -92,3 +92,8 @@ export const HAS_TIFFFILE = HAS_NUMPY && pythonHas('tifffile');
 export function python(script: string, args: string[] = []): string {
   return execFileSync(PYTHON, ['-c', script, ...args], { encoding: 'utf8' });
 }
+
+/** Byte equality for large typed arrays (vitest's deep equality is slow on millions of elements). */
+export function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}

@@ -1,0 +1,200 @@
+import sharp from 'sharp';
+import { InvalidArgumentError, type File } from '@romi/db-core';
+import { IoCorruptError, IoNotSupportedError } from './errors.js';
+import { BYTES_NAME, loadSource, normalizeExt, saveToFile, type ReadOptions, type Source, type WriteOptions } from './source.js';
+
+/** Row-major pixels with interleaved channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA. */
+export interface Image {
+  data: Uint8Array | Uint16Array;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+}
+
+export type ImageFormat = 'png' | 'jpeg' | 'tiff' | 'webp';
+
+export interface ImageEncodeOptions {
+  /** JPEG and lossy WebP quality, 1-100. JPEG default 75 (Pillow's, which the Python tools use). */
+  quality?: number;
+  /** WebP only: lossless (the default unless a quality is given). */
+  lossless?: boolean;
+  /** PNG zlib level 0-9 (default 6, as libpng and Pillow). */
+  compressionLevel?: number;
+}
+export interface ImageWriteOptions extends ImageEncodeOptions, WriteOptions {}
+
+const FORMAT = 'image';
+const EXT_FORMAT: Record<string, ImageFormat> = {
+  png: 'png',
+  jpg: 'jpeg',
+  jpeg: 'jpeg',
+  tif: 'tiff',
+  tiff: 'tiff',
+  webp: 'webp',
+};
+
+/** The format of encoded image bytes, from their signature; undefined when unknown. */
+export function sniffImage(b: Uint8Array): ImageFormat | 'gif' | 'bmp' | undefined {
+  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return 'png';
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
+  if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 42 && b[3] === 0) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && b[3] === 42))) {
+    return 'tiff';
+  }
+  if (b.length >= 12 && ascii(b, 0, 4) === 'RIFF' && ascii(b, 8, 12) === 'WEBP') return 'webp';
+  if (b.length >= 6 && ascii(b, 0, 4) === 'GIF8') return 'gif';
+  if (b.length >= 2 && b[0] === 0x42 && b[1] === 0x4d) return 'bmp';
+  return undefined;
+}
+
+function ascii(b: Uint8Array, from: number, to: number): string {
+  return String.fromCharCode(...b.subarray(from, to));
+}
+
+/**
+ * Decodes PNG, JPEG, TIFF (first page), WebP (and GIF) by content, whatever the file is named.
+ * 16-bit PNG and TIFF come back as Uint16Array; everything else as Uint8Array.
+ */
+export async function decodeImage(bytes: Uint8Array, name = BYTES_NAME): Promise<Image> {
+  if (bytes.length === 0) throw new IoCorruptError(name, FORMAT, 'empty file');
+  const kind = sniffImage(bytes);
+  if (kind === undefined) throw new IoCorruptError(name, FORMAT, 'not a PNG, JPEG, TIFF or WebP image (unknown signature)');
+  if (kind === 'bmp') throw new IoNotSupportedError(name, FORMAT, 'BMP images are not supported');
+  try {
+    // failOn 'error': a truncated or damaged file throws instead of decoding to grey pixels.
+    const input = sharp(bytes, { failOn: 'error' });
+    const meta = await input.metadata();
+    const wide = meta.depth === 'ushort' || meta.depth === 'short';
+    if (!wide && meta.depth !== 'uchar' && meta.depth !== 'char') {
+      throw new IoNotSupportedError(name, FORMAT, `${meta.depth} samples are not supported (read float TIFFs with readVolume)`);
+    }
+    const grey = meta.space === 'b-w' || meta.space === 'grey16';
+    const ch = meta.channels ?? 0;
+    if (grey && ch === 1) {
+      // libvips would turn grey into sRGB on output; asking for grey keeps one channel.
+      const { data, info } = await input
+        .toColourspace(wide ? 'grey16' : 'b-w')
+        .raw(wide ? { depth: 'ushort' } : {})
+        .toBuffer({ resolveWithObject: true });
+      return make(data, info.width, info.height, 1, wide);
+    }
+    if (grey && ch === 2 && wide) {
+      const { data, info } = await input.toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+      return make(data, info.width, info.height, 2, true);
+    }
+    if (grey && ch === 2) {
+      // 8-bit grey+alpha: libvips keeps alpha only through sRGB; the grey value is copied to R=G=B.
+      const { data, info } = await input.toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+      if (info.channels !== 4) throw new Error(`expected RGBA, got ${info.channels} channels`);
+      const n = info.width * info.height;
+      const out = new Uint8Array(n * 2);
+      for (let i = 0; i < n; i++) {
+        out[2 * i] = data[4 * i];
+        out[2 * i + 1] = data[4 * i + 3];
+      }
+      return { data: out, width: info.width, height: info.height, channels: 2 };
+    }
+    let pipeline = input;
+    if (wide) pipeline = pipeline.toColourspace('rgb16');
+    const { data, info } = await pipeline.raw(wide ? { depth: 'ushort' } : {}).toBuffer({ resolveWithObject: true });
+    if (info.channels < 1 || info.channels > 4) {
+      throw new IoNotSupportedError(name, FORMAT, `${info.channels} channels are not supported`);
+    }
+    return make(data, info.width, info.height, info.channels as 1 | 2 | 3 | 4, wide);
+  } catch (err) {
+    if (err instanceof IoNotSupportedError || err instanceof IoCorruptError) throw err;
+    throw new IoCorruptError(name, FORMAT, `cannot decode ${kind}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function make(data: Buffer, width: number, height: number, channels: 1 | 2 | 3 | 4, wide: boolean): Image {
+  if (!wide) return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height, channels };
+  // Uint16Array views need 2-byte alignment; sharp's buffers have it, copy if one ever does not.
+  const u16 =
+    data.byteOffset % 2 === 0
+      ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2)
+      : new Uint16Array(new Uint8Array(data).buffer);
+  return { data: u16, width, height, channels };
+}
+
+export function checkImage(img: unknown): asserts img is Image {
+  if (typeof img !== 'object' || img === null) throw new InvalidArgumentError('image must be an Image object');
+  const { data, width, height, channels } = img as Image;
+  if (!Number.isSafeInteger(width) || width < 1 || !Number.isSafeInteger(height) || height < 1) {
+    throw new InvalidArgumentError(`image size ${width}×${height} is not a positive integer size`);
+  }
+  if (![1, 2, 3, 4].includes(channels)) throw new InvalidArgumentError(`image channels must be 1-4, got ${channels}`);
+  if (!(data instanceof Uint8Array || data instanceof Uint16Array)) {
+    throw new InvalidArgumentError('image data must be a Uint8Array or a Uint16Array');
+  }
+  if (data.length !== width * height * channels) {
+    throw new InvalidArgumentError(`image data has ${data.length} samples, ${width}×${height}×${channels} needs ${width * height * channels}`);
+  }
+}
+
+export function imageFormatOf(ext: string): ImageFormat {
+  const f = EXT_FORMAT[normalizeExt(ext)];
+  if (!f) throw new IoNotSupportedError(`.${normalizeExt(ext)}`, FORMAT, 'images are written as png, jpg, jpeg, tif, tiff or webp');
+  return f;
+}
+
+/** Encodes an image; `format` is an extension (png jpg jpeg tif tiff webp). */
+export async function encodeImage(img: Image, format: string = 'png', opts: ImageEncodeOptions = {}): Promise<Uint8Array> {
+  checkImage(img);
+  const fmt = imageFormatOf(format);
+  const wide = img.data instanceof Uint16Array;
+  if (wide && (fmt === 'jpeg' || fmt === 'webp')) {
+    throw new IoNotSupportedError(`.${format}`, FORMAT, `${fmt.toUpperCase()} holds 8-bit samples only; write 16-bit images as png or tiff`);
+  }
+  const q = opts.quality;
+  if (q !== undefined && !(Number.isInteger(q) && q >= 1 && q <= 100)) {
+    throw new InvalidArgumentError(`quality must be an integer from 1 to 100, got ${q}`);
+  }
+  const level = opts.compressionLevel;
+  if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 9)) {
+    throw new InvalidArgumentError(`compressionLevel must be an integer from 0 to 9, got ${level}`);
+  }
+  const { width, height, channels } = img;
+  let s = sharp(img.data, { raw: { width, height, channels } });
+  let outChannels: number = channels;
+  if (fmt === 'jpeg' && (channels === 2 || channels === 4)) {
+    // As the Python tools do: JPEG has no alpha, keep the colour channels.
+    s = s.removeAlpha();
+    outChannels = channels - 1;
+  }
+  const grey = outChannels <= 2;
+  // Raw input is read as sRGB (or "multiband"); say what the samples are so that grey stays grey
+  // and 16-bit samples are not rescaled.
+  if (wide) s = s.toColourspace(grey ? 'grey16' : 'rgb16');
+  else if (grey) s = s.toColourspace('b-w');
+  let out: Buffer;
+  switch (fmt) {
+    case 'png':
+      out = await s.png({ compressionLevel: level ?? 6 }).toBuffer();
+      break;
+    case 'jpeg':
+      out = await s.jpeg({ quality: q ?? 75 }).toBuffer();
+      break;
+    case 'tiff':
+      // Deflate is lossless and read by libtiff, Pillow and tifffile alike (sharp's default is JPEG).
+      out = await s.tiff({ compression: 'deflate' }).toBuffer();
+      break;
+    case 'webp': {
+      const lossless = opts.lossless ?? q === undefined;
+      // exact: keep the colour under transparent pixels, or lossless would not round-trip.
+      out = await s.webp(lossless ? { lossless: true, exact: true } : { quality: q, exact: true }).toBuffer();
+      break;
+    }
+  }
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+export async function readImage(src: Source, opts?: ReadOptions): Promise<Image> {
+  const { bytes, name } = await loadSource(src, opts);
+  return decodeImage(bytes, name);
+}
+
+export async function writeImage(file: File, img: Image, ext = 'png', opts: ImageWriteOptions = {}): Promise<void> {
+  const e = normalizeExt(ext);
+  const bytes = await encodeImage(img, e, opts);
+  await saveToFile(file, bytes, e, opts);
+}
