@@ -55,31 +55,51 @@ function ascii(b: Uint8Array, from: number, to: number): string {
  * 16-bit PNG and TIFF come back as Uint16Array; everything else as Uint8Array.
  */
 export async function decodeImage(bytes: Uint8Array, name = BYTES_NAME): Promise<Image> {
+  const { data, width, height, channels } = await decodeWithSharp(bytes, name, false);
+  return { data, width, height, channels };
+}
+
+/**
+ * The libvips decode behind decodeImage; with `allPages` the pages of a multi-page file are
+ * stacked vertically (height = pages × pageHeight).
+ */
+export async function decodeWithSharp(
+  bytes: Uint8Array,
+  name: string,
+  allPages: boolean,
+): Promise<Image & { pages: number; pageHeight: number }> {
   if (bytes.length === 0) throw new IoCorruptError(name, FORMAT, 'empty file');
   const kind = sniffImage(bytes);
   if (kind === undefined) throw new IoCorruptError(name, FORMAT, 'not a PNG, JPEG, TIFF or WebP image (unknown signature)');
   if (kind === 'bmp') throw new IoNotSupportedError(name, FORMAT, 'BMP images are not supported');
   try {
     // failOn 'error': a truncated or damaged file throws instead of decoding to grey pixels.
-    const input = sharp(bytes, { failOn: 'error' });
+    const input = sharp(bytes, { failOn: 'error', pages: allPages ? -1 : 1 });
     const meta = await input.metadata();
+    const pages = allPages ? (meta.pages ?? 1) : 1;
+    const pageHeight = allPages ? (meta.pageHeight ?? meta.height ?? 0) : (meta.height ?? 0);
     const wide = meta.depth === 'ushort' || meta.depth === 'short';
     if (!wide && meta.depth !== 'uchar' && meta.depth !== 'char') {
       throw new IoNotSupportedError(name, FORMAT, `${meta.depth} samples are not supported (read float TIFFs with readVolume)`);
     }
     const grey = meta.space === 'b-w' || meta.space === 'grey16';
     const ch = meta.channels ?? 0;
+    const done = (data: Buffer | Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4) => ({
+      ...make(data, width, height, channels, wide),
+      pages,
+      pageHeight,
+    });
     if (grey && ch === 1) {
       // libvips would turn grey into sRGB on output; asking for grey keeps one channel.
       const { data, info } = await input
         .toColourspace(wide ? 'grey16' : 'b-w')
         .raw(wide ? { depth: 'ushort' } : {})
         .toBuffer({ resolveWithObject: true });
-      return make(data, info.width, info.height, 1, wide);
+      return done(data, info.width, info.height, 1);
     }
     if (grey && ch === 2 && wide) {
       const { data, info } = await input.toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
-      return make(data, info.width, info.height, 2, true);
+      return done(data, info.width, info.height, 2);
     }
     if (grey && ch === 2) {
       // 8-bit grey+alpha: libvips keeps alpha only through sRGB; the grey value is copied to R=G=B.
@@ -91,7 +111,7 @@ export async function decodeImage(bytes: Uint8Array, name = BYTES_NAME): Promise
         out[2 * i] = data[4 * i];
         out[2 * i + 1] = data[4 * i + 3];
       }
-      return { data: out, width: info.width, height: info.height, channels: 2 };
+      return done(out, info.width, info.height, 2);
     }
     let pipeline = input;
     if (wide) pipeline = pipeline.toColourspace('rgb16');
@@ -99,14 +119,14 @@ export async function decodeImage(bytes: Uint8Array, name = BYTES_NAME): Promise
     if (info.channels < 1 || info.channels > 4) {
       throw new IoNotSupportedError(name, FORMAT, `${info.channels} channels are not supported`);
     }
-    return make(data, info.width, info.height, info.channels as 1 | 2 | 3 | 4, wide);
+    return done(data, info.width, info.height, info.channels as 1 | 2 | 3 | 4);
   } catch (err) {
     if (err instanceof IoNotSupportedError || err instanceof IoCorruptError) throw err;
     throw new IoCorruptError(name, FORMAT, `cannot decode ${kind}: ${(err as Error).message}`, { cause: err });
   }
 }
 
-function make(data: Buffer, width: number, height: number, channels: 1 | 2 | 3 | 4, wide: boolean): Image {
+function make(data: Buffer | Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4, wide: boolean): Image {
   if (!wide) return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height, channels };
   // Uint16Array views need 2-byte alignment; sharp's buffers have it, copy if one ever does not.
   const u16 =

@@ -6,3 +6,5 @@ export * from './npz.js';
 export * from './ply.js';
 export * from './geometry.js';
 export * from './image.js';
+export * from './tiff.js';
+export * from './volume.js';
