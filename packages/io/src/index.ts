@@ -8,3 +8,5 @@ export * from './geometry.js';
 export * from './image.js';
 export * from './tiff.js';
 export * from './volume.js';
+export * from './text.js';
+export * from './csv.js';
