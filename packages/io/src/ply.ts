@@ -161,6 +161,19 @@ export function parsePlyHeader(bytes: Uint8Array, name = BYTES_NAME): PlyHeader 
   }
   if (!sawFormat) throw corrupt('no format line');
   header.headerLength = pos;
+  // The smallest body the counts allow must fit in the bytes that follow, so that callers can
+  // size their arrays from the counts: binary records take their scalar and list-count bytes,
+  // ASCII values at least one character and a separator.
+  const left = bytes.length - pos;
+  let least = 0;
+  for (const el of header.elements) {
+    let rec = 0;
+    for (const p of el.properties) rec += header.format === 'ascii' ? 2 : PLY_TYPE_SIZE[p.countType ?? p.type];
+    least += el.count * rec;
+    if (least > left + 1) {
+      throw corrupt(`element ${el.name}: ${el.count} records need at least ${least} bytes, the file has ${left} after the header`);
+    }
+  }
   return header;
 }
 

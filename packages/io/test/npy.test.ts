@@ -130,7 +130,7 @@ describe('NPZ', () => {
   it('writes through a File with extension npz, compressed by default', async () => {
     const f = new BytesFile('vox');
     const a = ndarray('float32', [10, 10, 10]);
-    a.data.fill(1);
+    (a.data as Float32Array).fill(1);
     await writeNpz(f.asFile(), { background: a });
     expect(f.filename).toBe('vox.npz');
     expect(f.data!.length).toBeLessThan(1000);

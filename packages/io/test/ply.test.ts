@@ -19,34 +19,9 @@ import {
   type PointCloud,
   type TriangleMesh,
 } from '../src/index.js';
-import { BytesFile, REAL, fixture, romiError, sameBytes } from './helpers.js';
+import { BytesFile, REAL, binPly, fixture, romiError, sameBytes, type V } from './helpers.js';
 
 const enc = new TextEncoder();
-type V = ['i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'f32' | 'f64', number];
-/** A binary PLY from a header (without the "ply"/format lines) and a list of typed values. */
-export function binPly(header: string, values: V[], le = true): Uint8Array {
-  const head = enc.encode(`ply\nformat binary_${le ? 'little' : 'big'}_endian 1.0\n${header.trim()}\nend_header\n`);
-  const size = { i8: 1, u8: 1, i16: 2, u16: 2, i32: 4, u32: 4, f32: 4, f64: 8 };
-  const body = new DataView(new ArrayBuffer(values.reduce((n, [t]) => n + size[t], 0)));
-  let p = 0;
-  for (const [t, v] of values) {
-    ({
-      i8: () => body.setInt8(p, v),
-      u8: () => body.setUint8(p, v),
-      i16: () => body.setInt16(p, v, le),
-      u16: () => body.setUint16(p, v, le),
-      i32: () => body.setInt32(p, v, le),
-      u32: () => body.setUint32(p, v, le),
-      f32: () => body.setFloat32(p, v, le),
-      f64: () => body.setFloat64(p, v, le),
-    })[t]();
-    p += size[t];
-  }
-  const out = new Uint8Array(head.length + body.byteLength);
-  out.set(head);
-  out.set(new Uint8Array(body.buffer), head.length);
-  return out;
-}
 
 function bbox(points: Float64Array): number[][] {
   const lo = [Infinity, Infinity, Infinity];
