@@ -189,7 +189,11 @@ async function checkScan(db: RomiDB, scanId: string, fix: boolean, problems: Pro
     },
     signal,
   );
+  const final = (await scan.loadIndex(signal)).index;
   for (const p of problems) {
-    if (p.scan === scanId && (p.kind === 'missing-file' || p.kind === 'missing-fileset')) p.fixed = true;
+    if (p.scan !== scanId) continue;
+    if (p.kind === 'missing-file' || p.kind === 'missing-fileset') p.fixed = true;
+    // Metadata of a file whose data was just re-indexed is no longer orphaned.
+    if (p.kind === 'orphan-metadata' && p.fileset !== undefined && (p.file === undefined ? final.fileset(p.fileset) : final.file(p.fileset, p.file))) p.fixed = true;
   }
 }

@@ -453,7 +453,7 @@ export class ScanImpl implements Scan {
     );
     this.#filesets.get(id)?.forget();
     this.#filesets.delete(id);
-    for (const key of [keys.filesetFolder(this.id, id), keys.filesetMetadata(this.id, id), keys.fileMetadataFolder(this.id, id)]) {
+    for (const key of [keys.filesetMetadata(this.id, id), keys.fileMetadataFolder(this.id, id), keys.filesetFolder(this.id, id)]) {
       this.db.assertWritable('delete a fileset');
       await this.db.backend.delete(key, opts);
     }
@@ -641,11 +641,13 @@ export class FilesetImpl implements Fileset {
     );
     this.#files.get(id)?.metadataStore.forget();
     this.#files.delete(id);
+    // Index first (readers never see an entry without data), then metadata, then data: a crash
+    // in between leaves unlisted data, never metadata without its data.
     this.db.assertWritable('delete a file');
+    await this.db.backend.delete(keys.fileMetadata(this.scan.id, this.id, id), opts);
     if (filename !== null && storedNameProblem(filename) === undefined) {
       await this.db.backend.delete(keys.fileData(this.scan.id, this.id, filename), opts);
     }
-    await this.db.backend.delete(keys.fileMetadata(this.scan.id, this.id, id), opts);
   }
 }
 
