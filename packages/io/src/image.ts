@@ -75,19 +75,29 @@ export async function decodeWithSharp(
   try {
     // failOn 'error': a truncated or damaged file throws instead of decoding to grey pixels.
     const input = sharp(bytes, { failOn: 'error', pages: allPages ? -1 : 1 });
-    const meta = await input.metadata();
-    const pages = allPages ? (meta.pages ?? 1) : 1;
-    const pageHeight = allPages ? (meta.pageHeight ?? meta.height ?? 0) : (meta.height ?? 0);
-    const wide = meta.depth === 'ushort' || meta.depth === 'short';
-    if (!wide && meta.depth !== 'uchar' && meta.depth !== 'char') {
-      throw new IoNotSupportedError(name, FORMAT, `${meta.depth} samples are not supported (read float TIFFs with readVolume)`);
+    // PNG and JPEG headers say all we need; other formats cost a libvips header read.
+    const quick = allPages ? undefined : headerInfo(bytes, kind);
+    let pages = 1;
+    let pageHeight = 0;
+    let wide: boolean;
+    let grey: boolean;
+    let ch: number;
+    if (quick) ({ wide, grey, channels: ch } = quick);
+    else {
+      const meta = await input.metadata();
+      pages = allPages ? (meta.pages ?? 1) : 1;
+      pageHeight = allPages ? (meta.pageHeight ?? meta.height ?? 0) : (meta.height ?? 0);
+      wide = meta.depth === 'ushort' || meta.depth === 'short';
+      if (!wide && meta.depth !== 'uchar' && meta.depth !== 'char') {
+        throw new IoNotSupportedError(name, FORMAT, `${meta.depth} samples are not supported (read float TIFFs with readVolume)`);
+      }
+      grey = meta.space === 'b-w' || meta.space === 'grey16';
+      ch = meta.channels ?? 0;
     }
-    const grey = meta.space === 'b-w' || meta.space === 'grey16';
-    const ch = meta.channels ?? 0;
     const done = (data: Buffer | Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4) => ({
       ...make(data, width, height, channels, wide),
       pages,
-      pageHeight,
+      pageHeight: pageHeight || height,
     });
     if (grey && ch === 1) {
       // libvips would turn grey into sRGB on output; asking for grey keeps one channel.
@@ -124,6 +134,54 @@ export async function decodeWithSharp(
     if (err instanceof IoNotSupportedError || err instanceof IoCorruptError) throw err;
     throw new IoCorruptError(name, FORMAT, `cannot decode ${kind}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/**
+ * Bit depth and colour type from a PNG's IHDR (and tRNS) or a JPEG's SOF marker, or undefined
+ * when the header is not the plain kind this reads (then libvips is asked).
+ */
+export function headerInfo(b: Uint8Array, kind: string): { wide: boolean; grey: boolean; channels: number } | undefined {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (kind === 'png') {
+    if (b.length < 33 || String.fromCharCode(...b.subarray(12, 16)) !== 'IHDR') return undefined;
+    const depth = b[24];
+    const type = b[25];
+    let trns = false;
+    // Walk the chunks before the pixel data for a tRNS (transparency makes an alpha channel).
+    for (let p = 8; p + 8 <= b.length; ) {
+      const len = dv.getUint32(p);
+      const t = String.fromCharCode(...b.subarray(p + 4, p + 8));
+      if (t === 'IDAT' || t === 'IEND') break;
+      if (t === 'tRNS') trns = true;
+      p += 12 + len;
+    }
+    const base: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
+    if (!(type in base) || ![1, 2, 4, 8, 16].includes(depth)) return undefined;
+    const channels = base[type] + (trns && (type === 0 || type === 2) ? 1 : 0);
+    return { wide: depth === 16, grey: type === 0 || type === 4, channels };
+  }
+  if (kind === 'jpeg') {
+    for (let p = 2; p + 9 < b.length; ) {
+      if (b[p] !== 0xff) return undefined;
+      const m = b[p + 1];
+      if (m === 0xff) {
+        p++;
+        continue;
+      }
+      // SOF0..SOF15 except DHT (C4), JPG (C8), DAC (CC): precision, size, component count.
+      if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
+        const comps = b[p + 9];
+        if (b[p + 4] !== 8 || (comps !== 1 && comps !== 3)) return undefined;
+        return { wide: false, grey: comps === 1, channels: comps };
+      }
+      if (m === 0xd8 || (m >= 0xd0 && m <= 0xd7) || m === 0x01) {
+        p += 2;
+        continue;
+      }
+      p += 2 + dv.getUint16(p + 2);
+    }
+  }
+  return undefined;
 }
 
 function make(data: Buffer | Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4, wide: boolean): Image {

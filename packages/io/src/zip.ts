@@ -1,3 +1,4 @@
+import * as zlib from 'node:zlib';
 import { inflateSync, zipSync, type Zippable } from 'fflate';
 import { IoCorruptError, IoNotSupportedError } from './errors.js';
 
@@ -156,8 +157,16 @@ export function writeZip(entries: Record<string, Uint8Array>, compress: boolean)
   return zipSync(z, { mtime: new Date(1980, 0, 1, 0, 0, 0) });
 }
 
+// Node >= 20.15 has a native CRC-32 (about 15x faster than the table loop below).
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+
 let CRC_TABLE: Uint32Array | undefined;
 export function crc32(b: Uint8Array): number {
+  if (nativeCrc32) return nativeCrc32(b) >>> 0;
+  return crc32js(b);
+}
+
+export function crc32js(b: Uint8Array): number {
   let t = CRC_TABLE;
   if (!t) {
     t = CRC_TABLE = new Uint32Array(256);

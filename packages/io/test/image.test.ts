@@ -1,7 +1,8 @@
+import { readFileSync, readdirSync } from 'node:fs';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { decodeImage, encodeImage, readImage, writeImage, type Image } from '../src/index.js';
-import { BytesFile, REAL, fixture, romiError, sameBytes } from './helpers.js';
+import { decodeImage, decodeWithSharp, encodeImage, readImage, writeImage, type Image } from '../src/index.js';
+import { BytesFile, FIXTURES, REAL, fixture, romiError, sameBytes } from './helpers.js';
 
 function pattern(width: number, height: number, channels: 1 | 2 | 3 | 4, wide: boolean): Image {
   const n = width * height * channels;
@@ -164,5 +165,37 @@ describe('images: writers', () => {
       expect((await romiError(() => writeImage(f.asFile(), img as unknown as Image))).code).toBe('ROMI_INVALID_ARGUMENT');
     }
     expect(f.writes).toBe(0);
+  });
+});
+
+describe('images: every PNG/JPEG colour type (Pillow-written fixtures)', () => {
+  const dir = `${FIXTURES}images/`;
+  const pil: Record<string, { shape: number[]; values: number[] }> = JSON.parse(readFileSync(`${dir}expected.json`, 'utf8'));
+  const files = readdirSync(dir).filter((f) => !f.endsWith('.json'));
+  for (const f of files) {
+    it(`${f}: the header shortcut agrees with libvips' own metadata`, async () => {
+      const bytes = fixture(`images/${f}`);
+      const viaHeader = await decodeImage(bytes);
+      // allPages skips the shortcut and asks libvips for the metadata
+      const viaMeta = await decodeWithSharp(bytes, f, true);
+      expect(viaHeader.channels).toBe(viaMeta.channels);
+      expect(viaHeader.data.constructor).toBe(viaMeta.data.constructor);
+      expect(sameBytes(viaHeader.data, viaMeta.data)).toBe(true);
+    });
+  }
+  for (const [f, exp] of Object.entries(pil)) {
+    it(`${f}: the same pixels as Pillow`, async () => {
+      const img = await readImage(`${dir}${f}`);
+      expect([img.height, img.width, img.channels]).toEqual([exp.shape[0], exp.shape[1], exp.shape[2] ?? 1]);
+      expect(Array.from(img.data)).toEqual(exp.values);
+    });
+  }
+  it('grey JPEG stays grey, CMYK JPEG becomes RGB, transparency in grey and RGB PNGs becomes alpha', async () => {
+    expect((await readImage(`${dir}grey.jpg`)).channels).toBe(1);
+    expect((await readImage(`${dir}cmyk.jpg`)).channels).toBe(3);
+    expect((await readImage(`${dir}grey_trns.png`)).channels).toBe(2);
+    expect((await readImage(`${dir}rgb_trns.png`)).channels).toBe(4);
+    const bits = await readImage(`${dir}grey_1bit.png`);
+    expect(new Set(bits.data)).toEqual(new Set([0, 255]));
   });
 });
