@@ -159,12 +159,7 @@ async function checkScan(db: RomiDB, scanId: string, fix: boolean, problems: Pro
   const repairable = missing.length + missingFolders.length + unlisted.length + unlistedFilesets.size;
   if (repairable === 0) return;
   const scan = (await db.getScan(scanId)) as ScanImpl;
-  if (missing.length > 0) {
-    // Keep the index as it was before dropping anything from it.
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '_');
-    const original = await backend.get(keys.index(scanId), { signal });
-    await db.write(`${prefix}files_${stamp}.json`, original.bytes, { signal, what: 'back up files.json' });
-  }
+  if (missing.length > 0) await backUpIndex(db, scanId, signal);
   for (const fsId of missingFolders) await db.write(keys.filesetFolder(scanId, fsId), new Uint8Array(), { signal, what: 'repair' });
   await scan.mutateIndex(
     'repair files.json',
@@ -189,11 +184,31 @@ async function checkScan(db: RomiDB, scanId: string, fix: boolean, problems: Pro
     },
     signal,
   );
+  // Metadata of dropped entries stays (fix never deletes data): say so in this report.
+  for (const { fs, file } of missing) {
+    const key = keys.fileMetadata(scanId, fs, file);
+    if (await backend.head(key, { signal })) problems.push({ kind: 'orphan-metadata', scan: scanId, fileset: fs, file, key, detail: 'metadata of a file whose entry fix dropped because its data is gone' });
+  }
   const final = (await scan.loadIndex(signal)).index;
   for (const p of problems) {
     if (p.scan !== scanId) continue;
     if (p.kind === 'missing-file' || p.kind === 'missing-fileset') p.fixed = true;
     // Metadata of a file whose data was just re-indexed is no longer orphaned.
     if (p.kind === 'orphan-metadata' && p.fileset !== undefined && (p.file === undefined ? final.fileset(p.fileset) : final.file(p.fileset, p.file))) p.fixed = true;
+  }
+}
+
+/** Saves files.json as files_<date>.json before fix drops entries; never overwrites a backup. */
+async function backUpIndex(db: RomiDB, scanId: string, signal?: AbortSignal): Promise<void> {
+  const original = await db.backend.get(keys.index(scanId), { signal });
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '_');
+  for (let n = 0; ; n++) {
+    const key = `${scanId}/files_${stamp}${n === 0 ? '' : `_${n}`}.json`;
+    try {
+      await db.write(key, original.bytes, { ifNoneMatch: '*', signal, what: 'back up files.json' });
+      return;
+    } catch (err) {
+      if (!isRomiError(err, ErrorCodes.CONDITION_FAILED) || n >= 100) throw err;
+    }
   }
 }

@@ -263,6 +263,8 @@ export class FsBackend implements Backend {
     throwIfAborted(opts.signal);
     const path = this.#path(key);
     if (key.endsWith('/')) {
+      // Folders may have been removed behind our back: always ask for them.
+      this.#knownDirs.delete(path);
       await this.#mkdirs(path, key);
       return { key, size: 0, etag: 'folder' };
     }
@@ -275,6 +277,11 @@ export class FsBackend implements Backend {
       st = await this.#writeTemp(temp, body, opts.signal);
     } catch (err) {
       await this.#p.unlink(temp).catch(() => {});
+      if (errno(err) === 'ENOENT' && body instanceof Uint8Array && this.#knownDirs.has(dir)) {
+        // The folder was removed by someone else since we made it: make it again, once.
+        this.#forgetDirs(dir);
+        return this.put(key, body, opts);
+      }
       throw this.#wrap(err, key);
     }
     const conditional = opts.ifNoneMatch === '*' || opts.ifMatch !== undefined;

@@ -7,7 +7,7 @@
  * run once; the files are committed): no Python runs at test time.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, unlink } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openDB, type CheckReport, type DB, type Fileset, type Scan } from '@romi/db-core';
 import { FSDB } from '../src/index.js';
@@ -418,7 +418,15 @@ describe('check() on the real databases', () => {
     const before = fixtureTree(P3DV); // (read before connecting: a writer's lock owner file exists while it is connected)
     const foldersBefore = await readFolders(fixturePath(P3DV));
     const report = await db.check({ fix: true });
-    expect(fixedList(report)).toEqual(P3DV_PROBLEMS.map((p) => `${p}:fixed`));
+    // The entries are dropped; their metadata is kept, and reported as orphaned in the same report.
+    expect(fixedList(report)).toEqual(
+      [
+        ...P3DV_PROBLEMS.map((p) => `${p}:fixed`),
+        'orphan-metadata:models/metadata/models/Resnet_896_896_epoch50.json:kept',
+        `orphan-metadata:virtual_plant/metadata/${LONG_FS}/VirtualPlant.json:kept`,
+      ].sort(),
+    );
+    expect(report.ok).toBe(false);
     await db.disconnect();
 
     const after = await readTree(dir);
@@ -668,5 +676,20 @@ describe('writes through the API on a copy of the real databases', () => {
     expect(await (await scan.getFileset('hdri')).listFiles()).toEqual(['felsenlabyrinth_2k']);
     expect(await scan.hasFileset('scenes')).toBe(false);
     expect(problemList(await db2.check())).toEqual(IMAGER_PROBLEMS.filter((p) => !p.includes('forest_slope_2k')));
+  });
+});
+
+describe('backups made by check({ fix: true })', () => {
+  it('two fixes within one second keep both backups, the first byte-identical to the original', async () => {
+    const { db, dir } = await openCopy(P3DV, false);
+    const original = await readFile(`${dir}/virtual_plant/files.json`);
+    await db.check({ fix: true, scans: ['virtual_plant'] });
+    await unlink(`${dir}/virtual_plant/${LONG_FS}/VirtualPlant_mtl.mtl`);
+    await db.check({ fix: true, scans: ['virtual_plant'] });
+    await db.disconnect();
+    const backups = (await readdir(`${dir}/virtual_plant`)).filter((n) => /^files_.*\.json$/.test(n)).sort();
+    expect(backups).toHaveLength(2);
+    const contents = await Promise.all(backups.map((n) => readFile(`${dir}/virtual_plant/${n}`)));
+    expect(contents.some((c) => c.equals(original))).toBe(true);
   });
 });

@@ -1,0 +1,159 @@
+/** What only the local-folder backend has: real paths, symlinks, temp files, large files, fsync. */
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ErrorCodes, isRomiError } from '@romi/db-core';
+import { FSDB, FsBackend } from '../src/index.js';
+import { spawnProc } from './spawn.js';
+
+async function codeOf(p: Promise<unknown> | (() => Promise<unknown>)): Promise<string | undefined> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+    return 'resolved';
+  } catch (err) {
+    return isRomiError(err) ? err.code : String(err);
+  }
+}
+
+const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+describe('FsBackend', () => {
+  let dir: string;
+  let outside: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(`${tmpdir()}/romidb-fs-`);
+    outside = await mkdtemp(`${tmpdir()}/romidb-outside-`);
+    await writeFile(`${outside}/secret.txt`, 'secret');
+    await FSDB.init(dir);
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+    await rm(outside, { recursive: true, force: true });
+  });
+
+  it('refuses keys that would leave the root, touching nothing', async () => {
+    const backend = new FsBackend(dir);
+    for (const key of ['../x', 'a/../../x', '/etc/passwd', 'a//b', './a', 'a\\b', '']) {
+      expect(await codeOf(backend.put(key, bytes('x'))), key).toBe(ErrorCodes.INVALID_KEY);
+      expect(await codeOf(backend.get(key)), key).toBe(ErrorCodes.INVALID_KEY);
+      expect(await codeOf(backend.delete(key)), key).toBe(ErrorCodes.INVALID_KEY);
+    }
+    expect(await readdir(dir)).toEqual(['romidb']);
+  });
+
+  it('refuses symlinks that point outside the root, for reads and writes', async () => {
+    await symlink(outside, `${dir}/escape`);
+    await symlink(`${outside}/secret.txt`, `${dir}/link.txt`);
+    const backend = new FsBackend(dir);
+    expect(await codeOf(backend.get('escape/secret.txt'))).toBe(ErrorCodes.INVALID_KEY);
+    expect(await codeOf(backend.get('link.txt'))).toBe(ErrorCodes.INVALID_KEY);
+    expect(await codeOf(backend.put('escape/new.txt', bytes('x')))).toBe(ErrorCodes.INVALID_KEY);
+    expect(await codeOf(backend.head('escape/secret.txt'))).toBe(ErrorCodes.INVALID_KEY);
+    const listed: string[] = [];
+    for await (const e of backend.list('')) listed.push(e.key);
+    expect(listed).toEqual(['romidb']);
+    expect(await readdir(outside)).toEqual(['secret.txt']);
+  });
+
+  it('follows symlinks that stay inside the root', async () => {
+    await mkdir(`${dir}/real`);
+    await writeFile(`${dir}/real/a.txt`, 'inside');
+    await symlink(`${dir}/real`, `${dir}/alias`);
+    const backend = new FsBackend(dir);
+    expect(new TextDecoder().decode((await backend.get('alias/a.txt')).bytes)).toBe('inside');
+  });
+
+  it('a scan folder linked to the outside is not listed and cannot be read', async () => {
+    await mkdir(`${outside}/scan`);
+    await writeFile(`${outside}/scan/files.json`, '{"filesets": []}');
+    await symlink(`${outside}/scan`, `${dir}/evil_scan`);
+    const db = new FSDB(dir);
+    await db.connect({ readOnly: true });
+    expect(await db.listScans()).toEqual([]);
+    expect([ErrorCodes.NOT_FOUND, ErrorCodes.INVALID_KEY]).toContain(await codeOf(db.getScan('evil_scan')));
+    await db.reload();
+    // Without the cached listing, the lookup itself refuses to follow the link.
+    expect(await codeOf(db.getScan('evil_scan'))).toBe(ErrorCodes.INVALID_KEY);
+    await db.disconnect();
+  });
+
+  it('never lists temporary files and cleans them up on failure', async () => {
+    await writeFile(`${dir}/.romidb-123-0-abc.tmp`, 'half written');
+    const backend = new FsBackend(dir);
+    const listed: string[] = [];
+    for await (const e of backend.list('')) listed.push(e.key);
+    expect(listed).toEqual(['romidb']);
+    // A failing stream leaves no temporary file behind.
+    async function* failing(): AsyncIterable<Uint8Array> {
+      yield bytes('part');
+      throw new Error('source broke');
+    }
+    expect(await codeOf(backend.put('s/a.bin', failing()))).toBe(ErrorCodes.STORAGE);
+    expect(await readdir(`${dir}/s`)).toEqual([]);
+  });
+
+  it('conditional writes: create-only and compare-and-swap', async () => {
+    const backend = new FsBackend(dir);
+    const first = await backend.put('k.json', bytes('1'), { ifNoneMatch: '*' });
+    expect(await codeOf(backend.put('k.json', bytes('2'), { ifNoneMatch: '*' }))).toBe(ErrorCodes.CONDITION_FAILED);
+    const second = await backend.put('k.json', bytes('3'), { ifMatch: first.etag });
+    expect(second.etag).not.toBe(first.etag);
+    expect(await codeOf(backend.put('k.json', bytes('4'), { ifMatch: first.etag }))).toBe(ErrorCodes.CONDITION_FAILED);
+    expect(await codeOf(backend.put('missing.json', bytes('4'), { ifMatch: first.etag }))).toBe(ErrorCodes.CONDITION_FAILED);
+    expect(await readFile(`${dir}/k.json`, 'utf8')).toBe('3');
+    expect((await backend.head('k.json'))!.etag).toBe(second.etag);
+    const races = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => backend.put('race.json', bytes(String(i)), { ifNoneMatch: '*' })));
+    expect(races.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+  });
+
+  it('writes with fsync when asked', async () => {
+    const db = new FSDB(dir, { fsync: true });
+    await db.connect();
+    const fs = await (await db.createScan('s')).createFileset('f');
+    await (await fs.createFile('x')).writeText('durable', 'txt');
+    expect(await readFile(`${dir}/s/f/x.txt`, 'utf8')).toBe('durable');
+    expect(db.backend.capabilities.fsync).toBe(true);
+    await db.disconnect();
+  });
+
+  it('check() reports a fileset whose folder is missing, and fix recreates it', async () => {
+    const db = new FSDB(dir);
+    await db.connect();
+    await (await db.createScan('s')).createFileset('empty');
+    await rm(`${dir}/s/empty`, { recursive: true });
+    const report = await db.check();
+    expect(report.problems.map((p) => `${p.kind}:${p.key}`)).toEqual(['missing-fileset:s/empty/']);
+    expect((await db.check({ fix: true })).ok).toBe(true);
+    expect(await readdir(`${dir}/s/empty`)).toEqual([]);
+    await db.disconnect();
+  });
+
+  it('check() reports unsafe names in files.json without following them', async () => {
+    await mkdir(`${dir}/s/fs`, { recursive: true });
+    await writeFile(`${dir}/s/files.json`, JSON.stringify({ filesets: [{ files: [{ file: '../../../etc/passwd', id: 'p' }], id: 'fs' }, { files: [], id: '..' }] }));
+    const db = new FSDB(dir);
+    await db.connect({ readOnly: true });
+    const kinds = (await db.check()).problems.map((p) => p.kind).sort();
+    expect(kinds).toEqual(['unsafe-name', 'unsafe-name']);
+    await db.disconnect();
+  });
+});
+
+describe('large files', () => {
+  it('writes and reads 2 GiB through streams with RSS under 200 MB', { timeout: 300_000 }, async () => {
+    const dir = await mkdtemp(`${tmpdir()}/romidb-big-`);
+    try {
+      await FSDB.init(dir);
+      const size = 2 * 2 ** 30;
+      const child = spawnProc('big-file.ts', [dir, String(size)]);
+      const line = await child.waitFor(/^ok /, 280_000);
+      const [, sha1Written, sha1Read, total, rssMB] = line.split(' ');
+      expect(sha1Read).toBe(sha1Written);
+      expect(Number(total)).toBe(size);
+      expect(Number(rssMB)).toBeLessThan(200);
+      console.log(`2 GiB stream round trip: peak RSS ${rssMB} MB`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
