@@ -1,4 +1,4 @@
-import { CorruptDataError, InvalidArgumentError, NotSupportedError, type RomiErrorOptions } from '@romi/db-core';
+import { CorruptDataError, NotSupportedError, type RomiErrorOptions } from '@romi/db-core';
 
 /**
  * Bytes that do not decode as the format they claim to be. `key` (and the message) name the
@@ -23,8 +23,4 @@ export class IoNotSupportedError extends NotSupportedError {
     this.source = source;
     this.format = format;
   }
-}
-
-export function invalidArgument(message: string): InvalidArgumentError {
-  return new InvalidArgumentError(message);
 }

@@ -186,8 +186,8 @@ interface Page {
   tiled: boolean;
 }
 
-/** Why a TIFF is outside what decodeTiffStack does; the caller may try libvips instead. */
-export class TiffFallback extends Error {}
+/** A TIFF outside what decodeTiffStack does (tiles, LZW, JPEG...); readVolume then asks libvips. */
+export class TiffFallback extends IoNotSupportedError {}
 
 /**
  * Decodes every page of a TIFF into one array: pages of equal size and type, in order. The shape
@@ -329,7 +329,7 @@ export function decodeTiffStack(bytes: Uint8Array, name = BYTES_NAME): NDArray {
   if (!dtype) throw new IoNotSupportedError(name, FORMAT, `samples of ${p0.bits} bits, format ${p0.sampleFormat}, are not supported`);
   if (p0.width === 0 || p0.height === 0 || p0.samples === 0) throw corrupt('page of size zero');
   if (pages.some((p) => p.tiled) || ![1, 8, 32946, 32773].includes(p0.compression) || pages.some((p) => p.compression !== p0.compression)) {
-    throw new TiffFallback(`compression ${p0.compression} or tiles`);
+    throw new TiffFallback(name, FORMAT, `compression ${p0.compression}${pages.some((p) => p.tiled) ? ' with tiles' : ''} is not supported here`);
   }
   if (p0.predictor !== 1 && !(p0.predictor === 2 && DTYPES[dtype].kind !== 'f')) {
     throw new IoNotSupportedError(name, FORMAT, `predictor ${p0.predictor} is not supported`);

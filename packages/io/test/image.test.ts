@@ -1,7 +1,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { decodeImage, decodeWithSharp, encodeImage, readImage, writeImage, type Image } from '../src/index.js';
+import { decodeWithSharp } from '../src/image.js';
+import { decodeImage, encodeImage, readImage, writeImage, type Image } from '../src/index.js';
 import { BytesFile, FIXTURES, REAL, fixture, romiError, sameBytes } from './helpers.js';
 
 function pattern(width: number, height: number, channels: 1 | 2 | 3 | 4, wide: boolean): Image {
