@@ -59,7 +59,7 @@ function markNonFinite(text: string): { text: string; tag: string; values: Recor
       i = j + 1;
       continue;
     }
-    const m = /^(-?Infinity|NaN)/.exec(text.slice(i, i + 9));
+    const m = c === 'N' || c === 'I' || c === '-' ? /^(-?Infinity|NaN)/.exec(text.slice(i, i + 9)) : null;
     if (m && !/[\w$]/.test(text[i - 1] ?? ' ')) {
       out += JSON.stringify(tag + m[1]);
       i += m[1].length;
