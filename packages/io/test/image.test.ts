@@ -36,6 +36,14 @@ describe('images: lossless round trips', () => {
       });
     }
   }
+  it('encodes typed-array views (subarrays) from their offset', async () => {
+    const big = new Uint16Array(100).map((_, i) => i * 600);
+    const img: Image = { data: big.subarray(5, 17), width: 2, height: 2, channels: 3 };
+    expect(Array.from((await decodeImage(await encodeImage(img))).data)).toEqual(Array.from(big.subarray(5, 17)));
+    const b8 = new Uint8Array(50).map((_, i) => i);
+    const img8: Image = { data: b8.subarray(10, 22), width: 2, height: 2, channels: 3 };
+    expect(Array.from((await decodeImage(await encodeImage(img8, 'tiff'))).data)).toEqual(Array.from(b8.subarray(10, 22)));
+  });
   it('webp stores grey as RGB (the format has no grey mode)', async () => {
     const img = pattern(5, 4, 1, false);
     const back = await decodeImage(await encodeImage(img, 'webp'));

@@ -65,6 +65,12 @@ describe('NPY: round trip', () => {
       });
     }
   }
+  it('encodes typed-array views (subarrays) from their offset', () => {
+    const big = new Float64Array(20).map((_, i) => i / 3);
+    const a = ndarray('float64', [2, 3], big.subarray(7, 13));
+    expect(Array.from(decodeNpy(encodeNpy(a)).data as Float64Array)).toEqual(Array.from(big.subarray(7, 13)));
+    expect(decodeNpz(encodeNpz({ a })).a.data).toEqual(big.subarray(7, 13));
+  });
   it('0-d and empty arrays', () => {
     for (const a of [
       ndarray('float64', [], new Float64Array([2.5])),
