@@ -8,3 +8,4 @@ export { keys, MARKER_KEY, LOCK_NAME, INDEX_NAME, ScanIndex, storedNameProblem }
 export { formatPythonJson, parseJsonTree, toPlain, pythonFloatRepr, copyJsonValue, isPlainObject } from './json.js';
 export { matchesQuery, partialMatch } from './query.js';
 export { mapLimit, KeyedMutex } from './util.js';
+export { mirror, type MirrorOptions, type MirrorProgress, type MirrorResult } from './mirror.js';

@@ -1,0 +1,248 @@
+/**
+ * mirror(src, dst): makes the scans of `dst` byte-identical to those of `src`, between any
+ * two backends.
+ *
+ * - Incremental: `dst` keeps a manifest per scan (`.romidb-mirror/<source>/<scan>.json`) of
+ *   what it copied (size and the source's etag, and the etag of the copy). A key whose size
+ *   and etags still match is skipped without being read. Keys the manifest does not know
+ *   (a run killed halfway) are compared by content before being copied again.
+ * - Ordered: data and metadata first, files.json of a scan last, deletions after that, so a
+ *   reader of `dst` never sees an index entry whose data is not there yet.
+ * - Reads `src` read-only and holds `dst`'s writer lock for the whole run.
+ */
+import { createHash } from 'node:crypto';
+import type { Backend, ObjectMeta } from './backend.js';
+import { RomiDB } from './db.js';
+import { ErrorCodes, InvalidArgumentError, isRomiError, throwIfAborted } from './errors.js';
+import { INDEX_NAME } from './layout.js';
+import { openDB } from './registry.js';
+import type { DB } from './types.js';
+import { mapLimit, utf8 } from './util.js';
+
+export interface MirrorProgress {
+  phase: 'list' | 'copy' | 'index' | 'delete' | 'done';
+  loaded: number;
+  total?: number;
+  key?: string;
+}
+
+export interface MirrorOptions {
+  /** Remove from `dst` what `src` no longer has (keys of mirrored scans, and whole scans). */
+  delete?: boolean;
+  /** Report what would be done without writing anything. */
+  dryRun?: boolean;
+  /** Objects copied at once (default 8). */
+  concurrency?: number;
+  /** Only these scans (default: all of `src`). */
+  scans?: string[];
+  onProgress?: (e: MirrorProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface MirrorResult {
+  copied: number;
+  skipped: number;
+  deleted: number;
+  bytes: number;
+}
+
+interface ManifestEntry {
+  size: number;
+  source: string;
+  copy: string;
+}
+
+interface Manifest {
+  source: string;
+  entries: Record<string, ManifestEntry>;
+}
+
+const MANIFEST_ROOT = '.romidb-mirror';
+/** Objects at most this large are copied as one buffer; larger ones are streamed. */
+const BUFFER_LIMIT = 8 << 20;
+
+function sourceTag(url: string): string {
+  return createHash('sha1').update(url).digest('hex').slice(0, 16);
+}
+
+async function asRomiDB(db: DB | string, readOnly: boolean, signal?: AbortSignal): Promise<{ db: RomiDB; owned: boolean }> {
+  if (typeof db === 'string') {
+    const opened = await openDB(db, { readOnly, signal });
+    if (!(opened instanceof RomiDB)) throw new InvalidArgumentError(`mirror() needs a romidb database, got ${db}`);
+    return { db: opened, owned: true };
+  }
+  if (!(db instanceof RomiDB)) throw new InvalidArgumentError('mirror() needs databases made by romidb (FSDB, MemDB, S3DB, openDB)');
+  if (!db.isConnected) {
+    await db.connect({ readOnly, signal });
+    return { db, owned: true };
+  }
+  if (!readOnly && db.readOnly) throw new InvalidArgumentError('mirror() writes to its destination: connect it as the writer');
+  return { db, owned: false };
+}
+
+async function listObjects(backend: Backend, prefix: string, signal?: AbortSignal): Promise<Map<string, ObjectMeta>> {
+  const out = new Map<string, ObjectMeta>();
+  for await (const entry of backend.list(prefix, { signal })) {
+    if (entry.kind === 'object') out.set(entry.key, entry);
+  }
+  return out;
+}
+
+async function sameContent(src: Backend, dst: Backend, key: string, signal?: AbortSignal): Promise<boolean> {
+  const digest = async (b: Backend): Promise<string> => {
+    const hash = createHash('sha256');
+    const { stream } = await b.getStream(key, { signal });
+    for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) hash.update(chunk);
+    return hash.digest('hex');
+  };
+  const [a, b] = await Promise.all([digest(src), digest(dst)]);
+  return a === b;
+}
+
+export async function mirror(srcDb: DB | string, dstDb: DB | string, opts: MirrorOptions = {}): Promise<MirrorResult> {
+  const signal = opts.signal;
+  const concurrency = Math.max(1, opts.concurrency ?? 8);
+  const progress = opts.onProgress ?? (() => {});
+  const result: MirrorResult = { copied: 0, skipped: 0, deleted: 0, bytes: 0 };
+
+  const src = await asRomiDB(srcDb, true, signal);
+  let dst: { db: RomiDB; owned: boolean } | undefined;
+  try {
+    dst = await asRomiDB(dstDb, !!opts.dryRun, signal);
+    const from = src.db.backend;
+    const to = dst.db.backend;
+    const write = dst.db;
+    if (from.url === to.url) throw new InvalidArgumentError(`mirror() source and destination are the same database (${from.url})`);
+
+    progress({ phase: 'list', loaded: 0 });
+    const srcScans = await src.db.listScans({ signal });
+    let scans = srcScans;
+    if (opts.scans) {
+      const known = new Set(srcScans);
+      const unknown = opts.scans.filter((s) => !known.has(s));
+      if (unknown.length > 0) throw new InvalidArgumentError(`Not in the source: ${unknown.join(', ')}`);
+      scans = opts.scans;
+    }
+    const tag = sourceTag(from.url);
+
+    for (const scan of scans) {
+      throwIfAborted(signal);
+      const prefix = `${scan}/`;
+      const manifestKey = `${MANIFEST_ROOT}/${tag}/${scan}.json`;
+      const [have, want] = await Promise.all([listObjects(to, prefix, signal), listObjects(from, prefix, signal)]);
+      progress({ phase: 'list', loaded: want.size, key: prefix });
+      let manifest: Manifest = { source: from.url, entries: {} };
+      try {
+        const parsed = JSON.parse(utf8.decode((await to.get(manifestKey, { signal })).bytes)) as Manifest;
+        if (parsed.source === from.url && parsed.entries) manifest = parsed;
+      } catch (err) {
+        if (!isRomiError(err, ErrorCodes.NOT_FOUND) && !(err instanceof SyntaxError)) throw err;
+      }
+      const saveManifest = async (): Promise<void> => {
+        if (!opts.dryRun) await write.write(manifestKey, utf8.encode(JSON.stringify(manifest)), { signal, what: 'mirror' });
+      };
+
+      // What to copy: everything that differs, files.json last.
+      const toCopy: ObjectMeta[] = [];
+      for (const [key, meta] of want) {
+        const existing = have.get(key);
+        if (key.endsWith('/')) {
+          if (existing) result.skipped++;
+          else toCopy.push(meta);
+          continue;
+        }
+        const known = manifest.entries[key];
+        if (existing && existing.size === meta.size) {
+          if (known && known.source === meta.etag && known.size === meta.size && known.copy === existing.etag) {
+            result.skipped++;
+            continue;
+          }
+          if (!known && (await sameContent(from, to, key, signal))) {
+            manifest.entries[key] = { size: meta.size, source: meta.etag, copy: existing.etag };
+            result.skipped++;
+            continue;
+          }
+        }
+        toCopy.push(meta);
+      }
+      const indexKey = `${prefix}${INDEX_NAME}`;
+      const first = toCopy.filter((m) => m.key !== indexKey);
+      const last = toCopy.filter((m) => m.key === indexKey);
+      const total = toCopy.length;
+      let loaded = 0;
+      let sinceSave = 0;
+
+      const copy = async (meta: ObjectMeta): Promise<void> => {
+        throwIfAborted(signal);
+        if (!opts.dryRun) {
+          let etag: string;
+          if (meta.key.endsWith('/')) {
+            etag = await write.write(meta.key, new Uint8Array(), { signal, what: 'mirror' });
+          } else if (meta.size <= BUFFER_LIMIT) {
+            const stored = await from.get(meta.key, { signal });
+            etag = await write.write(meta.key, stored.bytes, { signal, what: 'mirror' });
+            meta = stored.meta;
+          } else {
+            const { stream, meta: current } = await from.getStream(meta.key, { signal });
+            etag = await write.write(meta.key, stream, { signal, size: current.size, what: 'mirror' });
+            meta = current;
+          }
+          if (!meta.key.endsWith('/')) manifest.entries[meta.key] = { size: meta.size, source: meta.etag, copy: etag };
+          if (++sinceSave >= 500) {
+            sinceSave = 0;
+            await saveManifest();
+          }
+        }
+        result.copied++;
+        result.bytes += meta.size;
+        progress({ phase: meta.key === indexKey ? 'index' : 'copy', loaded: ++loaded, total, key: meta.key });
+      };
+      await mapLimit(first, concurrency, copy, signal);
+      for (const meta of last) await copy(meta);
+
+      if (opts.delete) {
+        // A folder still holding wanted keys stays, even if the source has no marker for it.
+        const wantedFolders = new Set<string>();
+        for (const key of want.keys()) {
+          for (let i = key.indexOf('/'); i >= 0 && i < key.length - 1; i = key.indexOf('/', i + 1)) wantedFolders.add(key.slice(0, i + 1));
+        }
+        const extra = [...have.keys()]
+          .filter((k) => !want.has(k) && !(k.endsWith('/') && wantedFolders.has(k)))
+          .sort((a, b) => b.length - a.length);
+        for (const key of extra) {
+          throwIfAborted(signal);
+          if (!opts.dryRun) {
+            write.assertWritable('mirror');
+            await to.delete(key, { signal });
+          }
+          delete manifest.entries[key];
+          result.deleted++;
+          progress({ phase: 'delete', loaded: result.deleted, key });
+        }
+      }
+      await saveManifest();
+    }
+
+    if (opts.delete && !opts.scans) {
+      const keep = new Set(srcScans);
+      for (const scan of await dst.db.listScans({ signal })) {
+        if (keep.has(scan)) continue;
+        throwIfAborted(signal);
+        if (!opts.dryRun) {
+          write.assertWritable('mirror');
+          await to.delete(`${scan}/${INDEX_NAME}`, { signal });
+          await to.delete(`${scan}/`, { signal });
+          await to.delete(`${MANIFEST_ROOT}/${tag}/${scan}.json`, { signal });
+        }
+        result.deleted++;
+        progress({ phase: 'delete', loaded: result.deleted, key: `${scan}/` });
+      }
+    }
+    await dst.db.reload();
+    progress({ phase: 'done', loaded: result.copied, total: result.copied });
+    return result;
+  } finally {
+    if (dst?.owned) await dst.db.disconnect();
+    if (src.owned) await src.db.disconnect();
+  }
+}
