@@ -136,6 +136,8 @@ try:
     a = rng.standard_normal((2, 3, 4)).astype(np.float32)
     tifffile.imwrite(os.path.join(OUT, "vol_float32_be_deflate.tif"), a, byteorder=">", compression="zlib")
     note("vol_float32_be_deflate.tif", a)
+    # truncate=True writes one IFD for the whole series: read as not supported, never as one page.
+    tifffile.imwrite(os.path.join(OUT, "vol_uint8_truncated.tif"), np.arange(120, dtype=np.uint8).reshape(5, 4, 6), truncate=True)
 except ImportError:
     print("tifffile missing: TIFF volumes not written")
 

@@ -382,6 +382,10 @@ export function decodeTiffStack(bytes: Uint8Array, name = BYTES_NAME): NDArray {
   let shape = pages.length > 1 ? [pages.length, ...pageShape] : pageShape;
   const described = shapeFromDescription(p0.description);
   if (described && shapeSize(described) === data.length) shape = described;
+  else if (described && shapeSize(described) > data.length && pages.length === 1) {
+    // tifffile's truncate=True: one IFD for a whole series. Refuse rather than return one page.
+    throw new IoNotSupportedError(name, FORMAT, `a truncated tifffile series (shape ${JSON.stringify(described)} in one page)`);
+  }
   return { dtype, shape, data };
 }
 

@@ -26,13 +26,16 @@ function ramp(dtype: DType, shape: number[]): NDArray {
 }
 
 describe('volumes: files written by tifffile and numpy', () => {
-  const tifs = readdirSync(NUMPY).filter((f) => f.startsWith('vol_') && f.endsWith('.tif'));
+  const tifs = readdirSync(NUMPY).filter((f) => f.startsWith('vol_') && f.endsWith('.tif') && !f.includes('truncated'));
   it('has the fixtures', () => expect(tifs.length).toBe(6));
   for (const f of tifs) {
     it(`reads ${f}`, async () => {
       expectMatches(await readVolume(NUMPY + f), expected[f]);
     });
   }
+  it("refuses tifffile's truncated series instead of returning its first page", async () => {
+    expect((await romiError(() => readVolume(`${NUMPY}vol_uint8_truncated.tif`))).code).toBe('ROMI_NOT_SUPPORTED');
+  });
   it("reads romidata's NPZ volume (key arr_0)", async () => {
     expectMatches(await readVolume(`${NUMPY}vol_arr_0.npz`), expected['vol_arr_0.npz/arr_0']);
   });
