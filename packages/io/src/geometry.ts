@@ -139,7 +139,7 @@ function triangulate(offsets: Uint32Array, values: ArrayLike<number>, nVertices:
     const k = offsets[f + 1] - a;
     for (let j = 0; j < k; j++) {
       const v = values[a + j];
-      if (!(v >= 0 && v < nVertices)) {
+      if (!(v >= 0 && v < nVertices) || v !== Math.floor(v)) {
         throw new IoCorruptError(name, FORMAT, `face ${f} refers to vertex ${v}, there are ${nVertices}`);
       }
     }
