@@ -177,7 +177,7 @@ async function checkScan(db: RomiDB, scanId: string, fix: boolean, problems: Pro
         const id = dot > 0 ? u.name.slice(0, dot) : u.name;
         const existing = idx.file(u.fs, id);
         if (existing && ScanIndex.filenameOf(existing) !== null) continue;
-        if (existing) existing.file = u.name;
+        if (existing) idx.setFilename(u.fs, id, u.name);
         else idx.addFile(u.fs, id, u.name);
         u.problem.fixed = true;
       }

@@ -718,7 +718,7 @@ export class FileImpl implements File {
         const node = index.file(this.fileset.id, this.id);
         if (!node) throw new FileNotFoundError(this.#path);
         const old = ScanIndex.filenameOf(node);
-        node.file = filename;
+        if (old !== filename) index.setFilename(this.fileset.id, this.id, filename);
         return old;
       },
       signal,

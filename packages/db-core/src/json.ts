@@ -222,9 +222,9 @@ function write(v: unknown, depth: number, out: string[]): void {
 }
 
 /** `json.dumps(value, sort_keys=True, indent=4)` byte for byte (no trailing newline). */
-export function formatPythonJson(value: unknown): string {
+export function formatPythonJson(value: unknown, depth = 0): string {
   const out: string[] = [];
-  write(value, 0, out);
+  write(value, depth, out);
   return out.join('');
 }
 

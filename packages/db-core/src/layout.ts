@@ -3,7 +3,7 @@
  * This is the only place that knows it; backends only see keys and bytes.
  */
 import { CorruptDataError, InvalidKeyError } from './errors.js';
-import { formatPythonJson, isPlainObject, parseJsonTree } from './json.js';
+import { formatPythonJson, formatString, isPlainObject, parseJsonTree } from './json.js';
 
 export const MARKER_KEY = 'romidb';
 export const LOCK_NAME = 'lock';
@@ -53,6 +53,9 @@ export interface FilesetNode {
 }
 
 const encoder = new TextEncoder();
+const I2 = ' '.repeat(8);
+const I3 = ' '.repeat(12);
+const I4 = ' '.repeat(16);
 
 /**
  * The parsed files.json of one scan. Keeps the whole tree (unknown keys included) so that
@@ -163,7 +166,45 @@ export class ScanIndex {
     this.#fileMap(fs).delete(id);
   }
 
+  /** Sets the file name of an entry (the only way entries change after creation). */
+  setFilename(fsId: string, id: string, filename: string): void {
+    const node = this.file(fsId, id)!;
+    node.file = filename;
+    this.#entryText.delete(node);
+  }
+
+  // Python-exact text of each file entry, kept between writes: rewriting the index of a
+  // 10,000-file fileset then costs a join, not a new serialisation of every entry.
+  #entryText = new WeakMap<FileNode, string>();
+
+  #filesText(files: FileNode[]): string {
+    if (files.length === 0) return '[]';
+    const parts = new Array<string>(files.length);
+    for (let i = 0; i < files.length; i++) {
+      const node = files[i]!;
+      let text = this.#entryText.get(node);
+      if (text === undefined) {
+        text = formatPythonJson(node, 4);
+        this.#entryText.set(node, text);
+      }
+      parts[i] = text;
+    }
+    return `[\n${I4}${parts.join(`,\n${I4}`)}\n${I3}]`;
+  }
+
   serialize(): Uint8Array {
-    return encoder.encode(formatPythonJson(this.root));
+    const rootKeys = Object.keys(this.root);
+    const plain = (fs: FilesetNode): boolean => {
+      const k = Object.keys(fs);
+      return k.length === 2 && Array.isArray(fs.files) && typeof fs.id === 'string' && k.includes('files') && k.includes('id');
+    };
+    // The common shape is written by hand (same bytes as formatPythonJson); anything else generically.
+    if (rootKeys.length !== 1 || !this.root.filesets.every(plain)) return encoder.encode(formatPythonJson(this.root));
+    const filesets = this.root.filesets;
+    if (filesets.length === 0) return encoder.encode('{\n    "filesets": []\n}');
+    const body = filesets
+      .map((fs) => `{\n${I3}"files": ${this.#filesText(fs.files)},\n${I3}"id": ${formatString(fs.id)}\n${I2}}`)
+      .join(`,\n${I2}`);
+    return encoder.encode(`{\n    "filesets": [\n${I2}${body}\n    ]\n}`);
   }
 }
