@@ -1,0 +1,347 @@
+/**
+ * pnpm bench [--quick] [--backends fsdb,memdb,s3db] [--only W1,W2]
+ *
+ * Runs the workloads of bench/README.md on each backend, with a raw baseline measured in the
+ * same run (the same objects written or read straight through node:fs for fsdb, through the
+ * backend's own put/get for memdb and s3db, at the same concurrency), and prints medians and
+ * ratios. Results go to bench/results/. Timings are reported, never asserted.
+ */
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { formatPythonJson, mapLimit, mirror, RomiDB, type Backend, type DB } from '@romi/db-core';
+import { FSDB } from '@romi/fsdb';
+import { MemDB } from '@romi/memdb';
+
+interface Row {
+  workload: string;
+  backend: string;
+  ms: number;
+  baselineMs?: number;
+  ratio?: number;
+  target?: string;
+  met?: boolean;
+  note?: string;
+}
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const pick = (flag: string): string[] | undefined => {
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1]!.split(',') : undefined;
+};
+const backends = pick('--backends') ?? ['fsdb', 'memdb', 's3db'];
+const only = pick('--only');
+const RUNS = quick ? 1 : 3;
+const SIZES = quick
+  ? { w1: 500, w2: [100, 500], w3Scans: 100, w3Files: 10 }
+  : { w1: 10_000, w2: [1_000, 10_000], w3Scans: 2_000, w3Files: 50 };
+const CONCURRENCY = 8;
+const rows: Row[] = [];
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+function record(row: Row): void {
+  if (row.baselineMs !== undefined) row.ratio = row.ms / row.baselineMs;
+  rows.push(row);
+  const ratio = row.ratio === undefined ? '' : ` ratio ${row.ratio.toFixed(2)}`;
+  console.error(`  ${row.workload} [${row.backend}] ${row.ms.toFixed(1)} ms${ratio}${row.target ? ` (target ${row.target}: ${row.met ? 'met' : 'MISSED'})` : ''}${row.note ? ` — ${row.note}` : ''}`);
+}
+
+// ---- backends under test ----
+
+interface Target {
+  name: string;
+  /** A fresh, empty database (not connected). */
+  fresh(): Promise<{ db: RomiDB; open(): RomiDB; raw: RawStore; dispose(): Promise<void> }>;
+  close?(): Promise<void>;
+}
+
+/** The baseline: plain writes and reads of keys, bypassing romidb. */
+interface RawStore {
+  put(key: string, data: Uint8Array): Promise<void>;
+  get(key: string): Promise<Uint8Array>;
+  listRoot(): Promise<number>;
+}
+
+function backendStore(backend: Backend): RawStore {
+  return {
+    put: async (key, data) => {
+      await backend.put(key, data);
+    },
+    get: async (key) => (await backend.get(key)).bytes,
+    listRoot: async () => {
+      let n = 0;
+      for await (const _ of backend.list('', { delimiter: '/' })) n++;
+      return n;
+    },
+  };
+}
+
+function fsStore(root: string): RawStore {
+  const made = new Set<string>();
+  return {
+    put: async (key, data) => {
+      const path = `${root}/${key}`;
+      const dir = path.slice(0, path.lastIndexOf('/'));
+      if (!made.has(dir)) {
+        await mkdir(dir, { recursive: true });
+        made.add(dir);
+      }
+      await writeFile(path, data);
+    },
+    get: async (key) => readFile(`${root}/${key}`),
+    listRoot: async () => (await readdir(root, { withFileTypes: true })).length,
+  };
+}
+
+async function targets(): Promise<Target[]> {
+  const out: Target[] = [];
+  if (backends.includes('fsdb')) {
+    out.push({
+      name: 'fsdb',
+      fresh: async () => {
+        const dir = await mkdtemp(`${tmpdir()}/romidb-bench-`);
+        const db = await FSDB.init(dir);
+        const rawDir = await mkdtemp(`${tmpdir()}/romidb-bench-raw-`);
+        return { db, open: () => new FSDB(dir), raw: fsStore(rawDir), dispose: async () => {
+          await rm(dir, { recursive: true, force: true });
+          await rm(rawDir, { recursive: true, force: true });
+        } };
+      },
+    });
+  }
+  if (backends.includes('memdb')) {
+    out.push({
+      name: 'memdb',
+      fresh: async () => {
+        const db = new MemDB();
+        return { db, open: () => new MemDB({ volume: db.volume }), raw: backendStore(new MemDB().backend), dispose: async () => {} };
+      },
+    });
+  }
+  if (backends.includes('s3db')) {
+    const s3 = await import('./s3.js').then((m) => m.s3Target()).catch((err: unknown) => {
+      console.error(`  s3db: not available (${(err as Error).message})`);
+      return undefined;
+    });
+    if (s3) out.push(s3);
+  }
+  return out;
+}
+
+// ---- workloads ----
+
+function files(n: number): Array<{ id: string; data: Uint8Array; metadata: Record<string, unknown> }> {
+  const data = new Uint8Array(1024).map((_, i) => i & 255);
+  return Array.from({ length: n }, (_, i) => ({ id: `file_${String(i).padStart(5, '0')}`, data, metadata: { index: i, pose: [i * 0.5, 1.25, 80, 276.5, 0] } }));
+}
+
+async function rawWrite(raw: RawStore, items: ReturnType<typeof files>, concurrency: number): Promise<void> {
+  await mapLimit(items, concurrency, async (f) => {
+    await raw.put(`s/images/${f.id}.bin`, f.data);
+    await raw.put(`s/metadata/images/${f.id}.json`, enc(formatPythonJson(f.metadata)));
+  });
+}
+
+async function w1(t: Target): Promise<RomiDB> {
+  const items = files(SIZES.w1);
+  const ms: number[] = [];
+  const base: number[] = [];
+  let keep: { db: RomiDB; dispose(): Promise<void> } | undefined;
+  for (let r = 0; r < RUNS; r++) {
+    const env = await t.fresh();
+    await env.db.connect();
+    const fs = await (await env.db.createScan('s')).createFileset('images');
+    ms.push(await time(() => fs.createFiles(items.map((f) => ({ ...f, ext: 'bin' })), { concurrency: CONCURRENCY })));
+    base.push(await time(() => rawWrite(env.raw, items, CONCURRENCY)));
+    await env.db.disconnect();
+    if (r === RUNS - 1) keep = env;
+    else await env.dispose();
+  }
+  const row: Row = { workload: `W1 batch write ${SIZES.w1} files`, backend: t.name, ms: median(ms), baselineMs: median(base), target: '≤ 2.0×' };
+  record({ ...row, met: row.ms / row.baselineMs! <= 2 });
+  return keep!.db;
+}
+
+async function w2(t: Target): Promise<void> {
+  const perFile: number[] = [];
+  for (const n of SIZES.w2) {
+    const items = files(n);
+    const runs = n >= 5_000 ? 1 : RUNS;
+    const ms: number[] = [];
+    const base: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      const env = await t.fresh();
+      await env.db.connect();
+      const fs = await (await env.db.createScan('s')).createFileset('images');
+      ms.push(
+        await time(async () => {
+          for (const f of items) {
+            const file = await fs.createFile(f.id);
+            await file.writeBytes(f.data, 'bin');
+            await file.setMetadata(f.metadata);
+          }
+        }),
+      );
+      base.push(await time(() => rawWrite(env.raw, items, 1)));
+      await env.db.disconnect();
+      await env.dispose();
+    }
+    perFile.push(median(ms) / n);
+    const row: Row = { workload: `W2 one-by-one ${n} files`, backend: t.name, ms: median(ms), baselineMs: median(base), note: `${(median(ms) / n).toFixed(2)} ms/file` };
+    if (n === SIZES.w2[0]) Object.assign(row, { target: '≤ 3×', met: row.ms / row.baselineMs! <= 3 });
+    else {
+      const growth = perFile[1]! / perFile[0]!;
+      Object.assign(row, { target: 'per file ≤ 1.5× of the small run', met: growth <= 1.5, note: `${row.note}; ${growth.toFixed(2)}× the per-file time at ${SIZES.w2[0]}` });
+    }
+    record(row);
+  }
+}
+
+async function w3w5(t: Target): Promise<void> {
+  const env = await t.fresh();
+  await env.db.connect();
+  const setup = await time(async () => {
+    const ids = Array.from({ length: SIZES.w3Scans }, (_, i) => `scan_${String(i).padStart(4, '0')}`);
+    await mapLimit(ids, CONCURRENCY, async (id, i) => {
+      const scan = await env.db.createScan(id, {
+        metadata: { plant: { species: i % 10 === 0 ? 'tomato' : 'arabidopsis', age: i % 30 }, hardware: { camera: 'rx0' } },
+      });
+      const fs = await scan.createFileset('images');
+      await fs.createFiles(Array.from({ length: SIZES.w3Files }, (_, j) => ({ id: `img_${j}`, data: enc(String(j)), ext: 'jpg' })), { concurrency: 4 });
+      // The baseline's copy of the scan metadata.
+      await env.raw.put(`${id}/metadata/metadata.json`, enc(formatPythonJson({ plant: { species: 'x' } })));
+    });
+  });
+  await env.db.disconnect();
+  console.error(`  (W3 setup: ${SIZES.w3Scans} scans × ${SIZES.w3Files} files in ${(setup / 1000).toFixed(1)} s)`);
+
+  const open: number[] = [];
+  const rawList: number[] = [];
+  const one: number[] = [];
+  const q: number[] = [];
+  const fuzzy: number[] = [];
+  const rawMeta: number[] = [];
+  let matches = 0;
+  for (let r = 0; r < RUNS; r++) {
+    const db: DB = env.open();
+    open.push(await time(async () => {
+      await db.connect({ readOnly: true });
+      await db.listScans();
+    }));
+    rawList.push(await time(() => env.raw.listRoot()));
+    one.push(await time(async () => {
+      await (await (await db.getScan('scan_0042')).getFileset('images')).listFiles();
+    }));
+    await db.disconnect();
+    const qdb: DB = env.open();
+    await qdb.connect({ readOnly: true });
+    q.push(await time(async () => {
+      matches = (await qdb.listScans({ query: { plant: { species: 'tomato' } } })).length;
+    }));
+    await qdb.disconnect();
+    const fdb: DB = env.open();
+    await fdb.connect({ readOnly: true });
+    fuzzy.push(await time(() => fdb.listScans({ query: { plant: { species: 'tom.*' } }, fuzzy: true })));
+    await fdb.disconnect();
+    const ids = Array.from({ length: SIZES.w3Scans }, (_, i) => `scan_${String(i).padStart(4, '0')}`);
+    rawMeta.push(await time(() => mapLimit(ids, 16, (id) => env.raw.get(`${id}/metadata/metadata.json`))));
+  }
+  const w3: Row = { workload: `W3 connect + listScans (${SIZES.w3Scans} scans)`, backend: t.name, ms: median(open), baselineMs: median(rawList), target: '≤ 2×' };
+  record({ ...w3, met: w3.ms / w3.baselineMs! <= 2 });
+  record({ workload: 'W3 getScan + listFiles of one scan', backend: t.name, ms: median(one), ...(t.name === 'fsdb' ? { target: '< 5 ms', met: median(one) < 5 } : {}) });
+  const w5: Row = { workload: `W5 nested query (${matches} of ${SIZES.w3Scans})`, backend: t.name, ms: median(q), baselineMs: median(rawMeta), target: '≤ 2×' };
+  record({ ...w5, met: w5.ms / w5.baselineMs! <= 2 });
+  const w5f: Row = { workload: 'W5 fuzzy query', backend: t.name, ms: median(fuzzy), baselineMs: median(rawMeta), target: '≤ 2×' };
+  record({ ...w5f, met: w5f.ms / w5f.baselineMs! <= 2 });
+  await env.dispose();
+}
+
+async function w4(t: Target, db: RomiDB): Promise<void> {
+  const ms: number[] = [];
+  const base: number[] = [];
+  const raw = backendStore(db.backend);
+  for (let r = 0; r < RUNS; r++) {
+    const reader = new RomiDB(db.backend);
+    ms.push(await time(async () => {
+      await reader.connect({ readOnly: true });
+      const list = await (await (await reader.getScan('s')).getFileset('images')).getFiles();
+      await mapLimit(list, CONCURRENCY, async (f) => {
+        await f.readBytes();
+        await f.getMetadata();
+      });
+    }));
+    await reader.disconnect();
+    const ids = files(SIZES.w1).map((f) => f.id);
+    const get = t.name === 'fsdb' ? fsStore((db as FSDB).path).get : raw.get;
+    base.push(await time(() => mapLimit(ids, CONCURRENCY, async (id) => {
+      await get(`s/images/${id}.bin`);
+      await get(`s/metadata/images/${id}.json`);
+    })));
+  }
+  const row: Row = { workload: `W4 read ${SIZES.w1} files + metadata`, backend: t.name, ms: median(ms), baselineMs: median(base), target: '≤ 2×' };
+  record({ ...row, met: row.ms / row.baselineMs! <= 2 });
+}
+
+async function w6(source: RomiDB, s3: Target): Promise<void> {
+  const env = await s3.fresh();
+  const first = await time(() => mirror(source, env.db, { concurrency: CONCURRENCY }));
+  const second = await time(() => mirror(source, env.db, { concurrency: CONCURRENCY }));
+  const keys: string[] = [];
+  for await (const e of source.backend.list('s/')) if (e.kind === 'object' && !e.key.endsWith('/')) keys.push(e.key);
+  const base = await time(() => mapLimit(keys, CONCURRENCY, async (k) => env.raw.put(`raw/${k}`, (await source.backend.get(k)).bytes)));
+  record({ workload: `W6 mirror fsdb → s3db (${keys.length} objects)`, backend: 's3db', ms: first, baselineMs: base, target: '≤ 1.5×', met: first / base <= 1.5 });
+  record({ workload: 'W6 mirror again, nothing changed', backend: 's3db', ms: second, baselineMs: first, target: '≤ 5% of the first', met: second / first <= 0.05 });
+  await env.dispose();
+}
+
+async function w7(): Promise<void> {
+  const { runCodecBench } = await import('../packages/io/bench/codecs.js');
+  for (const r of await runCodecBench({ quick })) {
+    record({ workload: `W7 ${r.workload}`, backend: 'io', ms: r.ms, baselineMs: r.baselineMs, note: r.note });
+  }
+}
+
+// ---- main ----
+
+const started = performance.now();
+const want = (w: string): boolean => !only || only.includes(w);
+console.error(`romidb bench${quick ? ' --quick' : ''}: ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+const list = await targets();
+let w1Fsdb: RomiDB | undefined;
+for (const t of list) {
+  console.error(`${t.name}:`);
+  let w1db: RomiDB | undefined;
+  if (want('W1') || want('W4') || want('W6')) w1db = await w1(t);
+  if (want('W2')) await w2(t);
+  if (want('W3') || want('W5')) await w3w5(t);
+  if (want('W4') && w1db) await w4(t, w1db);
+  if (t.name === 'fsdb') w1Fsdb = w1db;
+}
+const s3 = list.find((t) => t.name === 's3db');
+if (want('W6') && s3 && w1Fsdb) await w6(w1Fsdb, s3);
+if (want('W7')) await w7();
+for (const t of list) await t.close?.();
+
+const totalS = (performance.now() - started) / 1000;
+const header = '| workload | backend | median ms | baseline ms | ratio | target | met |';
+const table = [header, '|---|---|---:|---:|---:|---|---|']
+  .concat(rows.map((r) => `| ${r.workload}${r.note ? ` (${r.note})` : ''} | ${r.backend} | ${r.ms.toFixed(1)} | ${r.baselineMs?.toFixed(1) ?? ''} | ${r.ratio?.toFixed(2) ?? ''} | ${r.target ?? ''} | ${r.target ? (r.met ? 'yes' : '**no**') : ''} |`))
+  .join('\n');
+console.log(table);
+console.log(`\n${rows.length} measurements in ${totalS.toFixed(0)} s${quick ? ' (quick sizes)' : ''}`);
+const resultsDir = fileURLToPath(new URL('results/', import.meta.url));
+await mkdir(resultsDir, { recursive: true });
+const result = { date: new Date().toISOString(), quick, machine: { cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, seconds: totalS, rows };
+await writeFile(`${resultsDir}${quick ? 'quick' : 'latest'}.json`, `${JSON.stringify(result, null, 2)}\n`);
