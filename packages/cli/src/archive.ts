@@ -107,37 +107,37 @@ async function scanObjects(db: RomiDB, scan: string, signal?: AbortSignal): Prom
   return objects.sort((a, b) => rank(a.key) - rank(b.key) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
-/** Writes `scans` of `db` (connected, read-only is enough) to `out`, atomically (temp file, then rename). */
+/**
+ * Writes `scans` of `db` (connected, read-only is enough) to `out`, atomically (temp file, then
+ * rename). Scans are listed one at a time, so memory does not grow with the database; progress
+ * is in bytes for one scan, in scans for several.
+ */
 export async function exportArchive(db: RomiDB, scans: string[], out: string, opts: ArchiveOptions & { marker: boolean }): Promise<ExportResult> {
   const { signal } = opts;
-  const objects: ObjectMeta[] = [];
-  for (const scan of scans) objects.push(...(await scanObjects(db, scan, signal)));
-  const total = objects.reduce((n, o) => n + o.size, 0);
-
   const temp = join(dirname(out), `${TEMP_PREFIX}${basename(out)}.${process.pid}.tmp`);
   const pack = tar.pack();
   const written = pipeline(Readable.from(pack), createGzip(), createWriteStream(temp));
-  const progress = startProgress(opts.io, 'export', { total, bytes: true });
+  const progress = startProgress(opts.io, 'export', scans.length === 1 ? { bytes: true } : { total: scans.length });
   let bytes = 0;
+  let entries = 0;
   try {
-    if (opts.marker) await addEntry(pack, { name: MARKER_KEY, size: 0, mode: 0o644 });
-    for (const object of objects) {
-      throwIfAborted(signal);
-      const mtime = object.mtime ?? new Date();
-      if (object.key.endsWith('/')) {
-        await addEntry(pack, { name: object.key, type: 'directory', mode: 0o755, mtime });
-        continue;
+    if (opts.marker) {
+      await addEntry(pack, { name: MARKER_KEY, size: 0, mode: 0o644 });
+      entries++;
+    }
+    for (const [i, scan] of scans.entries()) {
+      const objects = await scanObjects(db, scan, signal);
+      const total = objects.reduce((n, o) => n + o.size, 0);
+      let done = 0;
+      for (const object of objects) {
+        throwIfAborted(signal);
+        await addObject(db, pack, object, signal);
+        done += object.size;
+        entries++;
+        if (scans.length === 1) progress.update(done, total, object.key);
       }
-      if (object.size <= BUFFER_LIMIT) {
-        const { bytes: data, meta } = await db.backend.get(object.key, { signal });
-        await addEntry(pack, { name: object.key, size: meta.size, mode: 0o644, mtime }, data);
-      } else {
-        // The header needs the size: it is the size of the very version being streamed.
-        const { stream, meta } = await db.backend.getStream(object.key, { signal });
-        await addEntry(pack, { name: object.key, size: meta.size, mode: 0o644, mtime }, stream as unknown as AsyncIterable<Uint8Array>);
-      }
-      bytes += object.size;
-      progress.update(bytes, total, object.key);
+      bytes += total;
+      if (scans.length > 1) progress.update(i + 1, scans.length, scan);
     }
     pack.finalize();
     await written;
@@ -150,7 +150,22 @@ export async function exportArchive(db: RomiDB, scans: string[], out: string, op
   } finally {
     progress.stop();
   }
-  return { scans, entries: objects.length + (opts.marker ? 1 : 0), bytes };
+  return { scans, entries, bytes };
+}
+
+/** One stored object as an archive entry: folders as folders, small files buffered, large ones streamed. */
+async function addObject(db: RomiDB, pack: tar.Pack, object: ObjectMeta, signal?: AbortSignal): Promise<void> {
+  const mtime = object.mtime ?? new Date();
+  if (object.key.endsWith('/')) {
+    await addEntry(pack, { name: object.key, type: 'directory', mode: 0o755, mtime });
+  } else if (object.size <= BUFFER_LIMIT) {
+    const { bytes, meta } = await db.backend.get(object.key, { signal });
+    await addEntry(pack, { name: object.key, size: meta.size, mode: 0o644, mtime }, bytes);
+  } else {
+    // The header needs the size: it is the size of the very version being streamed.
+    const { stream, meta } = await db.backend.getStream(object.key, { signal });
+    await addEntry(pack, { name: object.key, size: meta.size, mode: 0o644, mtime }, stream as unknown as AsyncIterable<Uint8Array>);
+  }
 }
 
 // ---------------------------------------------------------------- import

@@ -1,7 +1,8 @@
 // export / import archive: round trips, Python-made archives, and hostile archives.
 import { execFileSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { copyFile, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -72,6 +73,22 @@ describe('export then import', () => {
     expect(again.code).toBe(1);
     expect(again.err).toBe('romidb: Scan "plant_a" already exists\n');
     expect(await tree(target)).toEqual(before);
+  });
+
+  it('files larger than the 8 MiB buffer limit are streamed both ways', async () => {
+    const dir = await tempDir();
+    const big = join(dir, 'volume.bin');
+    await writeFile(big, randomBytes(9 * 1024 * 1024 + 17));
+    const db = await newDb();
+    expect((await run(['--db', db, 'import', 'file', big, 'plant_c/raw'])).code).toBe(0);
+    const out = join(dir, 'plant_c.tar.gz');
+    expect((await run(['--db', db, 'export', 'plant_c', out])).code).toBe(0);
+    const target = await newDb();
+    const r = await run(['--db', target, 'import', 'archive', out]);
+    expect(r.code, r.err).toBe(0);
+    expect(await tree(join(target, 'plant_c'))).toEqual(await tree(join(db, 'plant_c')));
+    const cat = await run(['--db', target, 'cat', 'plant_c/raw/volume']);
+    expect(cat.stdout.equals(await readFile(big))).toBe(true);
   });
 
   it('"all" exports the whole database with its marker; it imports into another database', async () => {

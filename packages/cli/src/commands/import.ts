@@ -65,7 +65,7 @@ async function importChunks(ctx: Context, fileset: Fileset, files: LocalFile[], 
       let bytes = 0;
       while (end < files.length && end - done < CHUNK_FILES && (end === done || bytes + files[end]!.size <= CHUNK_BYTES)) bytes += files[end++]!.size;
       const chunk = files.slice(done, end);
-      const items = await mapLimit(chunk, 8, async (f) => ({ id: f.id, ext: f.ext, data: new Uint8Array(await readFile(f.path)) }), ctx.signal);
+      const items = await mapLimit(chunk, 8, async (f) => ({ id: f.id, ext: f.ext, data: await readFile(f.path) }), ctx.signal);
       await fileset.createFiles(items, { signal: ctx.signal });
       done = end;
       progress.update(done, files.length, chunk[chunk.length - 1]!.id);
