@@ -381,8 +381,8 @@ export class ScanImpl implements Scan {
 
   async getMeasures(opts: SignalOptions = {}): Promise<Metadata> {
     this.db.assertConnected();
-    const { tree } = await readJsonObject(this.db.backend, keys.measures(this.id), opts.signal);
-    return toPlain(tree) as Metadata;
+    const { plain } = await readJsonObject(this.db.backend, keys.measures(this.id), opts.signal);
+    return plain;
   }
 
   filesetObject(id: string): FilesetImpl {

@@ -13,12 +13,29 @@ export interface MetadataHost {
 }
 
 interface Loaded {
-  tree: Record<string, unknown>;
+  /** Plain values, from JSON.parse: what readers get (copied). */
+  plain: Record<string, unknown>;
+  /** The stored text, parsed losslessly only when a write needs it. */
+  text: string | undefined;
+  tree?: Record<string, unknown>;
   /** undefined when the JSON file does not exist yet. */
   etag: string | undefined;
 }
 
 const MAX_ATTEMPTS = 8;
+
+function parseObject(key: string, text: string, lossless: boolean): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = lossless ? parseJsonTree(text) : JSON.parse(text);
+  } catch (err) {
+    // Python writes NaN and Infinity, which JSON.parse refuses: the lossless reader decides.
+    if (!lossless) return toPlain(parseObject(key, text, true)) as Record<string, unknown>;
+    throw new CorruptDataError(key, `not valid JSON (${(err as Error).message})`, { cause: err });
+  }
+  if (!isPlainObject(value)) throw new CorruptDataError(key, 'not a JSON object');
+  return value;
+}
 
 /** Reads a JSON object at `key`: {} when absent, CorruptDataError when unreadable or not an object. */
 export async function readJsonObject(backend: Backend, key: string, signal?: AbortSignal): Promise<Loaded> {
@@ -26,17 +43,16 @@ export async function readJsonObject(backend: Backend, key: string, signal?: Abo
   try {
     stored = await backend.get(key, { signal });
   } catch (err) {
-    if (isRomiError(err, ErrorCodes.NOT_FOUND)) return { tree: {}, etag: undefined };
+    if (isRomiError(err, ErrorCodes.NOT_FOUND)) return { plain: {}, text: undefined, tree: {}, etag: undefined };
     throw err;
   }
-  let tree: unknown;
+  let text: string;
   try {
-    tree = parseJsonTree(new TextDecoder('utf-8', { fatal: true }).decode(stored.bytes));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(stored.bytes);
   } catch (err) {
-    throw new CorruptDataError(key, `not valid JSON (${(err as Error).message})`, { cause: err });
+    throw new CorruptDataError(key, 'not valid UTF-8', { cause: err });
   }
-  if (!isPlainObject(tree)) throw new CorruptDataError(key, 'not a JSON object');
-  return { tree, etag: stored.meta.etag };
+  return { plain: parseObject(key, text, false), text, etag: stored.meta.etag };
 }
 
 /** Validates the arguments of setMetadata before any I/O, returning the top-level changes. */
@@ -81,9 +97,9 @@ export class MetadataStore {
   }
 
   async get(key: string | undefined, fallback: unknown, signal?: AbortSignal): Promise<unknown> {
-    const { tree } = await this.#load(signal);
-    if (key === undefined) return toPlain(tree);
-    return Object.prototype.hasOwnProperty.call(tree, key) ? toPlain(tree[key]) : fallback;
+    const { plain } = await this.#load(signal);
+    if (key === undefined) return toPlain(plain);
+    return Object.prototype.hasOwnProperty.call(plain, key) ? toPlain(plain[key]) : fallback;
   }
 
   /** Shallow merge of `changes` (already validated), persisted before it resolves. */
@@ -92,11 +108,13 @@ export class MetadataStore {
     await this.host.runExclusive(this.key, async () => {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         const current = await this.#load(signal);
-        const next: Record<string, unknown> = { ...current.tree };
+        // Number texts matter only when writing back: parse losslessly now.
+        const tree = (current.tree ??= parseObject(this.key, current.text!, true));
+        const next: Record<string, unknown> = { ...tree };
         for (const k of Object.keys(changes)) {
-          setOwn(next, k, reconcile(changes[k], Object.prototype.hasOwnProperty.call(current.tree, k) ? current.tree[k] : undefined));
+          setOwn(next, k, reconcile(changes[k], Object.prototype.hasOwnProperty.call(tree, k) ? tree[k] : undefined));
         }
-        if (current.etag !== undefined && jsonEqual(next, current.tree)) return;
+        if (current.etag !== undefined && jsonEqual(next, tree)) return;
         this.host.assertWritable('set metadata');
         try {
           const meta = await this.host.backend.put(
@@ -104,7 +122,7 @@ export class MetadataStore {
             utf8.encode(formatPythonJson(next)),
             current.etag === undefined ? { ifNoneMatch: '*', signal } : { ifMatch: current.etag, signal },
           );
-          this.#cache = { tree: next, etag: meta.etag };
+          this.#cache = { plain: toPlain(next) as Record<string, unknown>, text: undefined, tree: next, etag: meta.etag };
           return;
         } catch (err) {
           this.#cache = undefined;
@@ -120,7 +138,7 @@ export class MetadataStore {
     this.host.assertWritable('set metadata');
     await this.host.runExclusive(this.key, async () => {
       const meta = await this.host.backend.put(this.key, utf8.encode(formatPythonJson(data)), { signal });
-      this.#cache = { tree: data, etag: meta.etag };
+      this.#cache = { plain: toPlain(data) as Record<string, unknown>, text: undefined, tree: data, etag: meta.etag };
     });
   }
 }

@@ -129,6 +129,20 @@ export class FsBackend implements Backend {
   async #checkParent(key: string, path: string): Promise<void> {
     const dir = posix.dirname(path);
     if (dir === this.root || this.#knownDirs.has(dir)) return;
+    const up = posix.dirname(dir);
+    if (up === this.root || this.#knownDirs.has(up)) {
+      // One lstat instead of a realpath: a real folder inside a checked one stays inside.
+      try {
+        const st = await this.#p.lstat(dir);
+        if (st.isDirectory()) {
+          this.#knownDirs.add(dir);
+          return;
+        }
+      } catch (err) {
+        if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return;
+        throw this.#wrap(err, key);
+      }
+    }
     const rootReal = await this.#rootReal();
     let probe = dir;
     for (;;) {
@@ -175,17 +189,38 @@ export class FsBackend implements Backend {
     return { key, size: Number(st.size), etag: etagOf(st), mtime: st.mtime };
   }
 
-  async get(key: string, opts: SignalOptions = {}): Promise<StoredObject> {
-    throwIfAborted(opts.signal);
-    const path = this.#path(key);
+  /**
+   * Opens a key for reading. On the real disk O_NOFOLLOW saves a syscall: only when the last
+   * component is a symlink (ELOOP) is it resolved and checked to stay inside the root.
+   */
+  async #openRead(key: string, path: string): Promise<Awaited<ReturnType<FsLike['promises']['open']>>> {
     await this.#checkParent(key, path);
-    await this.#checkLink(key, path);
-    let handle;
     try {
-      handle = await this.#p.open(path, 'r');
+      if (this.#real) {
+        try {
+          return await this.#p.open(path, nodeFs.constants.O_RDONLY | nodeFs.constants.O_NOFOLLOW);
+        } catch (err) {
+          if (errno(err) !== 'ELOOP') throw err;
+        }
+      } else {
+        await this.#checkLink(key, path);
+        return await this.#p.open(path, 'r');
+      }
     } catch (err) {
       throw this.#wrap(err, key);
     }
+    await this.#checkLink(key, path);
+    try {
+      return await this.#p.open(path, 'r');
+    } catch (err) {
+      throw this.#wrap(err, key);
+    }
+  }
+
+  async get(key: string, opts: SignalOptions = {}): Promise<StoredObject> {
+    throwIfAborted(opts.signal);
+    const path = this.#path(key);
+    const handle = await this.#openRead(key, path);
     try {
       const st = (await handle.stat()) as Stats;
       if (!st.isFile()) throw new KeyNotFoundError(key);
@@ -201,14 +236,7 @@ export class FsBackend implements Backend {
   async getStream(key: string, opts: SignalOptions = {}): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }> {
     throwIfAborted(opts.signal);
     const path = this.#path(key);
-    await this.#checkParent(key, path);
-    await this.#checkLink(key, path);
-    let handle: Awaited<ReturnType<FsLike['promises']['open']>>;
-    try {
-      handle = await this.#p.open(path, 'r');
-    } catch (err) {
-      throw this.#wrap(err, key);
-    }
+    const handle = await this.#openRead(key, path);
     let st: Stats;
     try {
       st = (await handle.stat()) as Stats;
@@ -439,6 +467,8 @@ export class FsBackend implements Backend {
         }
       }
       if (isDir) {
+        // A real folder inside a checked one needs no realpath check later.
+        if (!entry.isSymbolicLink() && (dirPath === this.root || this.#knownDirs.has(dirPath))) this.#knownDirs.add(path);
         if (oneLevel) {
           yield { kind: 'prefix', key: `${key}/` };
         } else {
