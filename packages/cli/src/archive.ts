@@ -25,6 +25,7 @@ import {
   keyProblem,
   MARKER_KEY,
   ScanExistsError,
+  StorageError,
   throwIfAborted,
   type ObjectMeta,
   type Problem,
@@ -114,6 +115,8 @@ async function scanObjects(db: RomiDB, scan: string, signal?: AbortSignal): Prom
  */
 export async function exportArchive(db: RomiDB, scans: string[], out: string, opts: ArchiveOptions & { marker: boolean }): Promise<ExportResult> {
   const { signal } = opts;
+  const folder = await stat(dirname(out)).catch(() => undefined);
+  if (!folder?.isDirectory()) throw new InvalidArgumentError(`Cannot write "${out}": folder "${dirname(out)}" does not exist`);
   const temp = join(dirname(out), `${TEMP_PREFIX}${basename(out)}.${process.pid}.tmp`);
   const pack = tar.pack();
   const written = pipeline(Readable.from(pack), createGzip(), createWriteStream(temp));
@@ -146,6 +149,9 @@ export async function exportArchive(db: RomiDB, scans: string[], out: string, op
     pack.destroy(err as Error);
     await written.catch(() => {});
     await rm(temp, { force: true });
+    // File system errors name our temporary file: name the archive instead.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && code.startsWith('E')) throw new StorageError(`Cannot write "${out}": ${code}`, { cause: err });
     throw err;
   } finally {
     progress.stop();

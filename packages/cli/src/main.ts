@@ -2,6 +2,7 @@
  * The `romidb` program: global options, the commands, and the one place where errors become
  * exit codes (0 ok, 1 failure, 2 usage) and a single line on stderr.
  */
+import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { isRomiError } from '@romi/db-core';
 import { Context, UsageError, type CliIO, type GlobalOptions } from './context.js';
@@ -14,7 +15,8 @@ import { registerCheck } from './commands/check.js';
 import { registerMirror } from './commands/mirror.js';
 import { registerDemo } from './commands/demo.js';
 
-export const VERSION = '0.1.0';
+/** The version of @romi/cli (package.json is one level above both src/ and dist/). */
+export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 /** Runs the command line `argv` (as in process.argv: node, script, args…) and returns the exit code. */
 export async function main(argv: readonly string[], partialIo: Partial<CliIO> = {}): Promise<number> {

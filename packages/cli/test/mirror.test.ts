@@ -67,6 +67,10 @@ describe.skipIf(!s3Ready)('mirror through s3', () => {
     expect((await run(['--db', s3, 'meta', 'get', 'real_plant', 'checked'])).code).toBe(1);
     expect(JSON.parse((await run(['--json', 'mirror', source, s3])).out)).toMatchObject({ copied: 1 });
     expect((await run(['--db', s3, 'meta', 'get', 'real_plant', 'checked'])).out).toBe('true\n');
+    expect((await run(['--db', s3, 'check', '--fix'])).out).toBe('ok\n');
+    const unlock = await run(['--db', s3, 'unlock', '--force']);
+    expect(unlock.code, unlock.err).toBe(0);
+    expect(unlock.out).toMatch(/^s3:\/\/.* was not locked\n$/);
   });
 
   it('export and import archive work against s3 too', async () => {

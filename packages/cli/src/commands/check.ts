@@ -1,6 +1,7 @@
 /** check [--fix] and unlock --force. */
 import type { Command } from 'commander';
 import { LOCK_NAME, MARKER_KEY, NotADatabaseError, NotSupportedError, type Problem } from '@romi/db-core';
+import { FSDB } from '@romi/fsdb';
 import { UsageError, type Context } from '../context.js';
 
 function describe(p: Problem): string {
@@ -39,8 +40,8 @@ export function registerCheck(program: Command, ctx: Context): void {
       if (!(await backend.head(MARKER_KEY, { signal: ctx.signal }))) throw new NotADatabaseError(db.url);
       if (!backend.forceUnlock) throw new NotSupportedError(`${db.url}: this backend has no lock to remove`);
       const held = await backend.inspectLock?.(LOCK_NAME, { signal: ctx.signal });
-      // On a file database this is FSDB.forceUnlock (the same backend call).
-      await backend.forceUnlock(LOCK_NAME);
+      if (db instanceof FSDB) await FSDB.forceUnlock(db.path);
+      else await backend.forceUnlock(LOCK_NAME);
       const result = { url: db.url, removed: held !== undefined, owner: held?.owner };
       ctx.out.result(result, () => (held ? `removed the lock of ${db.url}${held.owner ? ` (held by ${held.owner})` : ''}` : `${db.url} was not locked`));
     });
