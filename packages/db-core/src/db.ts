@@ -291,13 +291,37 @@ export class RomiDB implements DB {
   }
 }
 
+/** getMetadata/setMetadata, shared by scans, filesets and files. */
+abstract class WithMetadata {
+  abstract readonly metadataStore: MetadataStore;
+  abstract get db(): RomiDB;
+
+  /** Throws when the object no longer exists (checked before its metadata is written). */
+  protected async assertExists(): Promise<void> {}
+
+  getMetadata(): Promise<Metadata>;
+  getMetadata<T = unknown>(key: string, fallback?: T): Promise<T>;
+  async getMetadata(key?: string, fallback?: unknown): Promise<any> {
+    this.db.assertConnected();
+    return this.metadataStore.get(key, fallback);
+  }
+
+  setMetadata(data: Metadata): Promise<void>;
+  setMetadata(key: string, value: unknown): Promise<void>;
+  async setMetadata(dataOrKey: Metadata | string, value?: unknown): Promise<void> {
+    const changes = metadataChanges(dataOrKey, value, arguments.length);
+    await this.assertExists();
+    await this.metadataStore.merge(changes);
+  }
+}
+
 interface IndexState {
   index: ScanIndex;
   /** undefined when files.json does not exist. */
   etag: string | undefined;
 }
 
-export class ScanImpl implements Scan {
+export class ScanImpl extends WithMetadata implements Scan {
   readonly metadataStore: MetadataStore;
   #index: IndexState | undefined;
   #filesets = new Map<string, FilesetImpl>();
@@ -306,6 +330,7 @@ export class ScanImpl implements Scan {
     readonly db: RomiDB,
     readonly id: string,
   ) {
+    super();
     this.metadataStore = new MetadataStore(db as MetadataHost, keys.scanMetadata(id));
   }
 
@@ -363,20 +388,6 @@ export class ScanImpl implements Scan {
       }
       throw new ConditionFailedError(key, `still changing after ${MAX_ATTEMPTS} attempts`);
     });
-  }
-
-  getMetadata(): Promise<Metadata>;
-  getMetadata<T = unknown>(key: string, fallback?: T): Promise<T>;
-  async getMetadata(key?: string, fallback?: unknown): Promise<any> {
-    this.db.assertConnected();
-    return this.metadataStore.get(key, fallback);
-  }
-
-  setMetadata(data: Metadata): Promise<void>;
-  setMetadata(key: string, value: unknown): Promise<void>;
-  async setMetadata(dataOrKey: Metadata | string, value?: unknown): Promise<void> {
-    const changes = metadataChanges(dataOrKey, value, arguments.length);
-    await this.metadataStore.merge(changes);
   }
 
   async getMeasures(opts: SignalOptions = {}): Promise<Metadata> {
@@ -460,7 +471,7 @@ export class ScanImpl implements Scan {
   }
 }
 
-export class FilesetImpl implements Fileset {
+export class FilesetImpl extends WithMetadata implements Fileset {
   readonly metadataStore: MetadataStore;
   #files = new Map<string, FileImpl>();
 
@@ -468,6 +479,7 @@ export class FilesetImpl implements Fileset {
     readonly scan: ScanImpl,
     readonly id: string,
   ) {
+    super();
     this.metadataStore = new MetadataStore(scan.db as MetadataHost, keys.filesetMetadata(scan.id, id));
   }
 
@@ -490,26 +502,15 @@ export class FilesetImpl implements Fileset {
     return f;
   }
 
+  protected override async assertExists(): Promise<void> {
+    await this.index();
+  }
+
   /** The index, checking that this fileset is still in it. */
   async index(signal?: AbortSignal): Promise<ScanIndex> {
     const { index } = await this.scan.loadIndex(signal);
     if (!index.fileset(this.id)) throw new FilesetNotFoundError(this.scan.id, this.id);
     return index;
-  }
-
-  getMetadata(): Promise<Metadata>;
-  getMetadata<T = unknown>(key: string, fallback?: T): Promise<T>;
-  async getMetadata(key?: string, fallback?: unknown): Promise<any> {
-    this.db.assertConnected();
-    return this.metadataStore.get(key, fallback);
-  }
-
-  setMetadata(data: Metadata): Promise<void>;
-  setMetadata(key: string, value: unknown): Promise<void>;
-  async setMetadata(dataOrKey: Metadata | string, value?: unknown): Promise<void> {
-    const changes = metadataChanges(dataOrKey, value, arguments.length);
-    await this.index();
-    await this.metadataStore.merge(changes);
   }
 
   async listFiles(opts: QueryOptions = {}): Promise<string[]> {
@@ -651,7 +652,7 @@ export class FilesetImpl implements Fileset {
   }
 }
 
-export class FileImpl implements File {
+export class FileImpl extends WithMetadata implements File {
   readonly metadataStore: MetadataStore;
   #filename: string | null = null;
 
@@ -659,6 +660,7 @@ export class FileImpl implements File {
     readonly fileset: FilesetImpl,
     readonly id: string,
   ) {
+    super();
     this.metadataStore = new MetadataStore(fileset.db as MetadataHost, keys.fileMetadata(fileset.scan.id, fileset.id, id));
   }
 
@@ -685,25 +687,14 @@ export class FileImpl implements File {
     return this.#filename;
   }
 
+  protected override async assertExists(): Promise<void> {
+    await this.#currentFilename();
+  }
+
   /** Called by getFile/getFiles so that `filename` is right from the start. */
   async refresh(signal?: AbortSignal): Promise<this> {
     await this.#currentFilename(signal);
     return this;
-  }
-
-  getMetadata(): Promise<Metadata>;
-  getMetadata<T = unknown>(key: string, fallback?: T): Promise<T>;
-  async getMetadata(key?: string, fallback?: unknown): Promise<any> {
-    this.db.assertConnected();
-    return this.metadataStore.get(key, fallback);
-  }
-
-  setMetadata(data: Metadata): Promise<void>;
-  setMetadata(key: string, value: unknown): Promise<void>;
-  async setMetadata(dataOrKey: Metadata | string, value?: unknown): Promise<void> {
-    const changes = metadataChanges(dataOrKey, value, arguments.length);
-    await this.#currentFilename();
-    await this.metadataStore.merge(changes);
   }
 
   async #write(body: Body, ext: string, signal?: AbortSignal): Promise<void> {
