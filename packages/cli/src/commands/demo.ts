@@ -9,11 +9,10 @@ import type { Command } from 'commander';
 import { FSDB } from '@romi/fsdb';
 import type { Context } from '../context.js';
 
-export interface LineWriter {
-  write(text: string): unknown;
-}
+/** Prints one line (console.log, or a stream writer). */
+export type LineWriter = (line: string) => void;
 
-/** Creates (or recreates) the demo database in `folder` and prints its tree to `out`. */
+/** Creates (or recreates) the demo database in `folder` and prints its tree, line by line, to `out`. */
 export async function runDemo(folder: string, out: LineWriter): Promise<void> {
   // @romi/io loads sharp (native): only the demo needs it, so the other commands start faster.
   const { readImage, writeImage } = await import('@romi/io');
@@ -37,16 +36,16 @@ export async function runDemo(folder: string, out: LineWriter): Promise<void> {
   // Read everything back through a fresh, read-only connection and print the tree.
   await using db = new FSDB(root);
   await db.connect({ readOnly: true });
-  out.write(`${root}\n`);
+  out(`${root}`);
   for (const scan of await db.getScans()) {
-    out.write(`└── ${scan.id} ${JSON.stringify(await scan.getMetadata())}\n`);
+    out(`└── ${scan.id} ${JSON.stringify(await scan.getMetadata())}`);
     for (const fileset of await scan.getFilesets()) {
       const files = await fileset.getFiles();
-      out.write(`    └── ${fileset.id} (${files.length} files)\n`);
+      out(`    └── ${fileset.id} (${files.length} files)`);
       for (const [i, file] of files.entries()) {
         const image = await readImage(file);
         const branch = i === files.length - 1 ? '└──' : '├──';
-        out.write(`        ${branch} ${file.filename}  ${image.width}×${image.height}×${image.channels}  ${JSON.stringify(await file.getMetadata())}\n`);
+        out(`        ${branch} ${file.filename}  ${image.width}×${image.height}×${image.channels}  ${JSON.stringify(await file.getMetadata())}`);
       }
     }
   }
@@ -58,6 +57,6 @@ export function registerDemo(program: Command, ctx: Context): void {
     .description('create the seed example database (99 random images) and print its tree')
     .argument('[folder]', 'where to create it (removed first if it exists)', 'demo-db')
     .action(async (folder: string) => {
-      await runDemo(folder, ctx.io.stdout);
+      await runDemo(folder, (line) => ctx.io.stdout.write(`${line}\n`));
     });
 }
