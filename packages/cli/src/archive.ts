@@ -342,6 +342,7 @@ export async function importArchive(db: RomiDB, path: string, opts: ArchiveOptio
   if (size === undefined) throw new InvalidArgumentError(`Cannot read archive "${path}": no such file`);
   const { plan, entries } = await planImport(db, path, signal);
   const what = { what: 'import an archive', signal };
+  const importing = new Set(plan.scans);
   const indexes = new Map<string, Uint8Array>();
   const progress = startProgress(opts.io, 'import', { total: size, bytes: true });
   let bytes = 0;
@@ -358,7 +359,7 @@ export async function importArchive(db: RomiDB, path: string, opts: ArchiveOptio
       const full = entryPath(name);
       const rel = full.slice(plan.root.length);
       const top = rel.split('/')[0]!;
-      if (full === '' || `${full}/` === plan.root || !plan.scans.includes(top) || rel === top) {
+      if (full === '' || `${full}/` === plan.root || !importing.has(top) || rel === top) {
         await drain(entry);
         continue;
       }
