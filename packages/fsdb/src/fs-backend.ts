@@ -67,9 +67,15 @@ function errno(err: unknown): string | undefined {
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return errno(err) === 'EPERM';
+  }
+  // A killed process stays a zombie until its parent reaps it: it holds nothing any more.
+  try {
+    const stat = nodeFs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 

@@ -1,6 +1,8 @@
 /** The writer lock across real processes. */
 import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, isRomiError } from '@romi/db-core';
 import { FSDB } from '../src/index.js';
@@ -72,6 +74,22 @@ describe('writer lock across processes', { timeout: 60_000 }, () => {
     await db.connect({ waitMs: 3_000 });
     expect(Date.now() - t0).toBeLessThan(3_000);
     await db.disconnect();
+  });
+
+  it('treats a lock whose owner is a zombie (killed, not yet reaped) as dead', async () => {
+    // `sh` starts `sleep 30`, then becomes `sleep 60` and never reaps it: killing it leaves a zombie.
+    const parent = spawn('sh', ['-c', 'sleep 30 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const pid = Number((await new Promise<Buffer>((resolve) => parent.stdout!.once('data', resolve))).toString().trim());
+    process.kill(pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(readFileSync(`/proc/${pid}/stat`, 'utf8')).toMatch(/\) Z /);
+    await mkdir(`${dir}/lock`);
+    await writeFile(`${dir}/.romidb-lock.owner`, JSON.stringify({ pid, host: hostname(), since: 'x' }));
+    const db = new FSDB(dir);
+    await db.connect();
+    expect(db.isConnected).toBe(true);
+    await db.disconnect();
+    parent.kill('SIGKILL');
   });
 
   it('recovers a lock from another host only once it is stale', async () => {
