@@ -1,0 +1,38 @@
+// Shared set-up for the s3db tests: one S3Client per server, a fresh prefix per database.
+import { randomBytes } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { createS3Client, S3DB, type S3DBOptions } from '../src/index.js';
+import type { S3TestServer } from './servers.js';
+
+export function clientFor(server: S3TestServer): S3Client {
+  return createS3Client({ endpoint: server.endpoint, region: server.region, credentials: server.credentials, forcePathStyle: true });
+}
+
+export function randomPrefix(label = 'db'): string {
+  return `${label}-${randomBytes(5).toString('hex')}`;
+}
+
+/** Options for an S3DB on `server` (with the shared client unless `ownClient`). */
+export function dbOptions(server: S3TestServer, bucket: string, prefix: string, extra: Partial<S3DBOptions> = {}, client?: S3Client): S3DBOptions {
+  return {
+    bucket,
+    prefix,
+    endpoint: server.endpoint,
+    region: server.region,
+    forcePathStyle: true,
+    ...(client ? { client } : { credentials: server.credentials }),
+    ...extra,
+  };
+}
+
+export async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string | undefined> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (err) {
+    const code = (err as { code?: unknown })?.code;
+    return typeof code === 'string' && code.startsWith('ROMI_') ? code : `not a RomiError: ${String(err)}`;
+  }
+  return 'resolved';
+}
+
+export { S3DB };
