@@ -12,6 +12,8 @@
  *   server that had in fact applied it) is settled by a HEAD: our nonce → our write.
  *   409 ConditionalRequestConflict is retried; 412 is ConditionFailedError. Ceph RGW 16 answers
  *   some losers of a conditional race with 500: a HEAD shows whether the condition still holds.
+ * - Before the first writer lock, a probe object checks that the store honours If-None-Match
+ *   and If-Match at all (some stores and emulators ignore them): ROMI_NOT_SUPPORTED if not.
  * - ETags are kept unquoted and sent unquoted in If-Match (RGW 16 and others refuse the quoted
  *   form; AWS accepts both); `etagQuoting: 'quoted'` sends them quoted for servers that insist.
  * - The writer lock is a lease object (see lease.ts).
@@ -88,6 +90,12 @@ export interface S3BackendOptions {
   etagQuoting?: 'unquoted' | 'quoted';
   /** Largest streamed body a conditional write buffers to send as one PUT (default 64 MiB). */
   maxConditionalStreamBytes?: number;
+  /**
+   * Before the first writer lock, check with a probe object that the store honours
+   * If-None-Match and If-Match on PutObject (default true). A store that ignores them would
+   * let writers overwrite each other silently, so connect() refuses it with ROMI_NOT_SUPPORTED.
+   */
+  verifyConditionalWrites?: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -124,6 +132,8 @@ export function unquoteEtag(etag: string | undefined): string {
   if (e.length >= 2 && e.startsWith('"') && e.endsWith('"')) e = e.slice(1, -1);
   return e;
 }
+
+const enc = (text: string): Uint8Array => new TextEncoder().encode(text);
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -234,6 +244,8 @@ export class S3Backend implements Backend, LeaseStore {
   readonly #queueSize: number;
   readonly #quoteEtags: boolean;
   readonly #maxConditionalStream: number;
+  readonly #verifyConditional: boolean;
+  #verified: Promise<void> | undefined;
   readonly #scrubber = new Scrubber();
 
   constructor(opts: S3BackendOptions) {
@@ -252,6 +264,7 @@ export class S3Backend implements Backend, LeaseStore {
     this.#queueSize = Math.max(1, opts.queueSize ?? 2);
     this.#quoteEtags = opts.etagQuoting === 'quoted';
     this.#maxConditionalStream = opts.maxConditionalStreamBytes ?? 64 * MiB;
+    this.#verifyConditional = opts.verifyConditionalWrites ?? true;
     const creds = opts.credentials;
     if (creds && typeof creds === 'object') {
       const c = creds as { accessKeyId?: string; secretAccessKey?: string; sessionToken?: string };
@@ -593,9 +606,52 @@ export class S3Backend implements Backend, LeaseStore {
     await this.delete(name);
   }
 
+  /**
+   * Checks once per backend that the store honours conditional PUTs, with a probe object
+   * ".romidb-probe-<uuid>" under the prefix (removed at once): If-Match on a missing key,
+   * If-None-Match: * on an existing key and If-Match with a wrong ETag must all fail.
+   */
+  verifyConditionalWrites(signal?: AbortSignal): Promise<void> {
+    this.#verified ??= this.#probeConditionalWrites(signal).catch((err: unknown) => {
+      this.#verified = undefined;
+      throw err;
+    });
+    return this.#verified;
+  }
+
+  async #probeConditionalWrites(signal?: AbortSignal): Promise<void> {
+    const key = `.romidb-probe-${randomUUID()}`;
+    const refused = async (cond: PutCondition): Promise<boolean> => {
+      try {
+        await this.#putSingle(key, enc('probe'), cond, signal);
+        return false;
+      } catch (err) {
+        if (isRomiError(err, ErrorCodes.CONDITION_FAILED)) return true;
+        throw err;
+      }
+    };
+    const wrongEtag = '0123456789abcdef0123456789abcdef';
+    try {
+      const ignored: string[] = [];
+      if (!(await refused({ ifMatch: wrongEtag }))) ignored.push('If-Match on a missing key');
+      await this.#putSingle(key, enc('probe'), {}, signal);
+      if (!(await refused({ ifNoneMatch: '*' }))) ignored.push('If-None-Match: * on an existing key');
+      if (!(await refused({ ifMatch: wrongEtag }))) ignored.push('If-Match with another ETag');
+      if (ignored.length > 0) {
+        throw new NotSupportedError(
+          `The S3 store of ${this.url} ignores conditional writes (${ignored.join('; ')}): writers could overwrite each other's changes silently, so romidb does not write there. Upgrade the store, or pass verifyConditionalWrites: false to accept the risk.`,
+        );
+      }
+    } finally {
+      await this.delete(key).catch(() => {});
+    }
+  }
+
   async lock(name: string, opts: LockOptions = {}): Promise<LockHandle> {
     assertValidKey(name);
     throwIfAborted(opts.signal);
+    // The lease itself relies on conditional writes: check the store honours them first.
+    if (this.#verifyConditional) await this.verifyConditionalWrites(opts.signal);
     const leaseMs = this.leaseMs;
     const owner = newOwnerId();
     const deadline = Date.now() + Math.max(0, opts.waitMs ?? 0);
