@@ -109,8 +109,11 @@ export function mapS3Error(err: unknown, ctx: ErrorContext): Error {
   let what: string;
   if (status === 403 || code === 'AccessDenied' || code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch') {
     what = `access denied (${code ?? `HTTP ${status}`}): check the credentials and the bucket policy`;
-  } else if (status === undefined) {
+  } else if (status === undefined && (err as SdkErrorLike)?.$metadata !== undefined) {
     what = `cannot reach the S3 endpoint (${code ?? info.name}: ${info.message})`;
+  } else if (status === undefined) {
+    // Not an answer from S3: e.g. the body stream being uploaded failed.
+    what = `${info.name}: ${info.message}`;
   } else {
     what = `${code ?? info.name} (HTTP ${status}): ${info.message}`;
   }

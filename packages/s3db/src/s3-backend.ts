@@ -460,10 +460,16 @@ export class S3Backend implements Backend, LeaseStore {
   /** Streams and very large buffers: lib-storage Upload (multipart beyond one part). */
   async #putMultipart(key: string, body: Body, opts: PutOptions): Promise<ObjectMeta> {
     let size = 0;
+    let sourceError: unknown;
     const counted = (async function* (): AsyncIterable<Uint8Array> {
-      for await (const chunk of iterateBody(body)) {
-        size += chunk.byteLength;
-        yield chunk;
+      try {
+        for await (const chunk of iterateBody(body)) {
+          size += chunk.byteLength;
+          yield chunk;
+        }
+      } catch (err) {
+        sourceError = err;
+        throw err;
       }
     })();
     // One chunk of read-ahead: the uploader's parts are the only large buffers.
@@ -490,6 +496,11 @@ export class S3Backend implements Backend, LeaseStore {
     try {
       out = await upload.done();
     } catch (err) {
+      // The body failing is the cause, whatever the uploader reports after it (e.g. a failed abort).
+      if (sourceError !== undefined && !opts.signal?.aborted) {
+        if (isRomiError(sourceError)) throw sourceError;
+        throw new StorageError(`Reading the body written to "${key}" in ${this.url} failed: ${(sourceError as Error)?.message ?? String(sourceError)}`, { cause: sourceError, key });
+      }
       throw this.#error(err, 'put', key, opts.signal);
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
@@ -561,7 +572,7 @@ export class S3Backend implements Backend, LeaseStore {
         if (!o.Key?.startsWith(this.#root)) continue;
         const rel = o.Key.slice(this.#root.length);
         // The folder being listed is not one of its own entries.
-        if (rel === '' || rel === prefix) continue;
+        if (rel === '' || (prefix.endsWith('/') && rel === prefix)) continue;
         const entry: ListEntry = { kind: 'object', key: rel, size: o.Size ?? 0, etag: unquoteEtag(o.ETag) };
         if (o.LastModified) entry.mtime = o.LastModified;
         yield entry;

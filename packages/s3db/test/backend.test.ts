@@ -105,6 +105,7 @@ for (const target of s3Targets()) {
         'O scan/metadata/metadata.json',
       ]);
       expect(await listAll(b, 'scan/f')).toEqual(['O scan/files.json', 'O scan/fs/', 'O scan/fs/x.txt']);
+      expect(await listAll(b, 'scan/files.json')).toEqual(['O scan/files.json']);
       for await (const e of b.list('scan/fs/')) if (e.kind === 'object' && e.key === 'scan/fs/') expect(e.size).toBe(0);
       expect(await listAll(sibling, '')).toEqual(['O scan/files.json']);
 
@@ -295,6 +296,16 @@ for (const target of s3Targets()) {
       const small = backendAt(b.prefix, { maxConditionalStreamBytes: 2048 });
       expect(await codeOf(small.put('cond2.txt', chunks(3000, 1000), { ifNoneMatch: '*' }))).toBe(ErrorCodes.NOT_SUPPORTED);
       expect(await b.head('cond2.txt')).toBeUndefined();
+      // A body stream that fails: a storage error naming the cause, and no object.
+      async function* failing(): AsyncIterable<Uint8Array> {
+        yield new Uint8Array(6 << 20);
+        yield new Uint8Array(6 << 20);
+        throw new Error('disk went away');
+      }
+      const failed = await b.put('failed.bin', failing()).catch((e: unknown) => e);
+      expect(isRomiError(failed, ErrorCodes.STORAGE)).toBe(true);
+      expect((failed as Error).message, (failed as Error).message).toContain('disk went away');
+      expect(await b.head('failed.bin')).toBeUndefined();
       // Empty objects and empty streams.
       await b.put('empty.bin', chunks(0));
       expect((await b.get('empty.bin')).bytes.byteLength).toBe(0);
