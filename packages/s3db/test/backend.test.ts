@@ -424,10 +424,10 @@ for (const target of s3Targets()) {
 
       it('is renewed while held, names its holder, and is removed on disconnect', async () => {
         const prefix = randomPrefix();
-        const db = await S3DB.init(dbOptions(server, bucket, prefix, { leaseMs: 600 }, client));
+        const db = await S3DB.init(dbOptions(server, bucket, prefix, { leaseMs: 1_500 }, client));
         await db.connect();
         const first = JSON.parse(dec((await db.backend.get('lock')).bytes)) as { version: number; pid: number; expires: string };
-        await new Promise((r) => setTimeout(r, 1_500));
+        await new Promise((r) => setTimeout(r, 3_200));
         const later = JSON.parse(dec((await db.backend.get('lock')).bytes)) as { version: number; pid: number; expires: string };
         expect(later.pid).toBe(process.pid);
         expect(later.version).toBeGreaterThan(first.version + 1);
@@ -435,7 +435,7 @@ for (const target of s3Targets()) {
         const info = await db.backend.inspectLock('lock');
         expect(info).toMatchObject({ stale: false });
         expect(info?.owner).toContain(`pid ${process.pid} on `);
-        await db.createScan('s'); // still held, 2.5 leases later
+        await db.createScan('s'); // still held, two leases later
         expect((await db.check()).problems).toEqual([]);
         await db.disconnect();
         expect(await db.backend.head('lock')).toBeUndefined();
@@ -482,7 +482,8 @@ for (const target of s3Targets()) {
         await db.backend.forceUnlock('lock');
         const other = new S3DB(dbOptions(server, bucket, prefix, { leaseMs: 900 }, client));
         await other.connect();
-        await new Promise((r) => setTimeout(r, 700)); // a renewal of the first lease ran and failed
+        // By now a renewal of the first lease has failed, or (on a starved event loop) its deadline passed.
+        await new Promise((r) => setTimeout(r, 1_000));
         expect(await codeOf(scan.setMetadata('a', 1))).toBe(ErrorCodes.LOCK_LOST);
         expect(await codeOf(db.createScan('t'))).toBe(ErrorCodes.LOCK_LOST);
         await db.disconnect();
