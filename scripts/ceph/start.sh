@@ -102,7 +102,7 @@ memstore device bytes = 2147483648
 osd max object name len = 460
 osd max object namespace len = 64
 [client.rgw.local]
-rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
+rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
 rgw data = $CEPH_DIR/rgw
 log file = $CEPH_DIR/log/rgw.log
 CONF

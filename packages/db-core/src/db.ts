@@ -614,8 +614,16 @@ export class FilesetImpl extends WithMetadata implements Fileset {
         opts.signal,
       );
     } catch (err) {
-      // Nothing was indexed: take back what was written, best effort.
-      await Promise.allSettled(written.map((key) => this.db.backend.delete(key)));
+      // Nothing was indexed: take back what was written, best effort, unless another writer
+      // owns the database now (it may have written the same keys).
+      if (!isRomiError(err, ErrorCodes.LOCK_LOST)) {
+        await Promise.allSettled(
+          written.map(async (key) => {
+            this.db.assertWritable('create files');
+            await this.db.backend.delete(key);
+          }),
+        );
+      }
       throw err;
     }
     return Promise.all(
@@ -717,6 +725,7 @@ export class FileImpl extends WithMetadata implements File {
     this.#filename = filename;
     if (previous !== null && previous !== filename && storedNameProblem(previous) === undefined) {
       // Rewritten with another extension: remove the old data so that no orphan is left.
+      this.db.assertWritable('write a file');
       await this.db.backend.delete(keys.fileData(this.scan.id, this.fileset.id, previous), { signal });
     }
   }
