@@ -5,9 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startS3rver, type S3TestServer } from '../../s3db/test/servers.js';
 import { cli, REAL_PLANT, tempDir, tree } from './helpers.js';
 
-// The s3 backend is written in parallel with the CLI: until @romi/s3db exports S3DB, skip.
-const s3Ready = 'S3DB' in (await import('@romi/s3db'));
-
 let server: S3TestServer;
 let run: Awaited<ReturnType<typeof cli>>['run'];
 let s3: string;
@@ -16,7 +13,6 @@ let s3: string;
 const ours = (rel: string) => rel === 'lock' || rel.startsWith('.romidb-');
 
 beforeAll(async () => {
-  if (!s3Ready) return;
   server = await startS3rver();
   const bucket = await server.bucket();
   s3 = `s3://${bucket}/lab/db?endpoint=${encodeURIComponent(server.endpoint)}&region=${server.region}&forcePathStyle=true`;
@@ -27,7 +23,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-describe.skipIf(!s3Ready)('mirror through s3', () => {
+describe('mirror through s3', () => {
   it('fsdb → s3db → fsdb is byte-identical, and incremental', async () => {
     const dir = await tempDir();
     const source = join(dir, 'source');

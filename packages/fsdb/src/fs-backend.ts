@@ -96,6 +96,8 @@ export class FsBackend implements Backend {
   /** Folders known to exist and to resolve inside the root. */
   #knownDirs = new Set<string>();
   #mutex = new KeyedMutex();
+  /** Folders already cleared of dead writers' temporary files. */
+  #swept = new Set<string>();
 
   constructor(root: string, opts: FsBackendOptions = {}) {
     this.#fs = opts.fs ?? nodeFs;
@@ -305,6 +307,10 @@ export class FsBackend implements Backend {
     const dir = posix.dirname(path);
     await this.#mkdirs(dir, key);
     await this.#checkParent(key, path);
+    if (this.#real && !this.#swept.has(dir)) {
+      this.#swept.add(dir);
+      await this.#sweepTemps(dir);
+    }
     const temp = `${dir}/${TEMP_PREFIX}${process.pid.toString(36)}-${(tempCounter++).toString(36)}-${Math.random().toString(36).slice(2, 8)}.tmp`;
     let st: Stats;
     try {
@@ -352,6 +358,24 @@ export class FsBackend implements Backend {
     else await commit();
     if (this.#fsync) await this.#syncDir(dir, key);
     return this.#meta(key, st);
+  }
+
+  /**
+   * Removes the temporary files that writers killed mid-write left in `dir` (their pid, in the
+   * name, is dead). Only a writer calls this, under the lock, once per folder per process.
+   */
+  async #sweepTemps(dir: string): Promise<void> {
+    let names: string[];
+    try {
+      names = (await this.#p.readdir(dir)) as string[];
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (!name.startsWith(TEMP_PREFIX) || !name.endsWith('.tmp')) continue;
+      const pid = parseInt(name.slice(TEMP_PREFIX.length), 36);
+      if (Number.isSafeInteger(pid) && pid !== process.pid && !pidAlive(pid)) await this.#p.unlink(`${dir}/${name}`).catch(() => {});
+    }
   }
 
   async #writeTemp(temp: string, body: Body, signal?: AbortSignal): Promise<Stats> {

@@ -92,6 +92,16 @@ describe('FsBackend', () => {
     expect(await readdir(`${dir}/s`)).toEqual([]);
   });
 
+  it('a writer removes the temporary files of dead writers from the folders it writes to', async () => {
+    await mkdir(`${dir}/s/f`, { recursive: true });
+    const dead = (2 ** 22 + 12345).toString(36); // above the kernel's pid_max: never alive
+    await writeFile(`${dir}/s/f/.romidb-${dead}-0-abc.tmp`, 'left by a killed writer');
+    await writeFile(`${dir}/s/f/.romidb-${process.pid.toString(36)}-0-abc.tmp`, 'ours, in flight');
+    const backend = new FsBackend(dir);
+    await backend.put('s/f/new.bin', bytes('x'));
+    expect((await readdir(`${dir}/s/f`)).sort()).toEqual([`.romidb-${process.pid.toString(36)}-0-abc.tmp`, 'new.bin']);
+  });
+
   it('conditional writes: create-only and compare-and-swap', async () => {
     const backend = new FsBackend(dir);
     const first = await backend.put('k.json', bytes('1'), { ifNoneMatch: '*' });
