@@ -46,6 +46,12 @@ export interface FileNode {
   [extra: string]: unknown;
 }
 
+interface EncodedEntries {
+  buf: Uint8Array;
+  /** ends[i]: byte offset just after entry i (each entry is preceded by its separator). */
+  ends: number[];
+}
+
 export interface FilesetNode {
   files: FileNode[];
   id: string;
@@ -158,7 +164,10 @@ export class ScanIndex {
   removeFileset(id: string): void {
     this.root.filesets = this.root.filesets.filter((fs) => fs.id !== id);
     const node = this.#filesets.get(id);
-    if (node) this.#files.delete(node);
+    if (node) {
+      this.#files.delete(node);
+      this.#encoded.delete(node);
+    }
     this.#filesets.delete(id);
   }
 
@@ -173,49 +182,78 @@ export class ScanIndex {
 
   removeFile(fsId: string, id: string): void {
     const fs = this.#filesets.get(fsId)!;
+    this.#touch(fs, (fs.files ?? []).findIndex((f) => f.id === id));
     fs.files = (fs.files ?? []).filter((f) => f.id !== id);
     this.#fileMap(fs).delete(id);
   }
 
   /** Sets the file name of an entry (the only way entries change after creation). */
   setFilename(fsId: string, id: string, filename: string): void {
+    const fs = this.#filesets.get(fsId)!;
     const node = this.file(fsId, id)!;
+    this.#touch(fs, fs.files.lastIndexOf(node));
     node.file = filename;
-    this.#entryText.delete(node);
   }
 
-  // Python-exact text of each file entry, kept between writes: rewriting the index of a
-  // 10,000-file fileset then costs a join, not a new serialisation of every entry.
-  #entryText = new WeakMap<FileNode, string>();
+  /**
+   * The encoded entries of each fileset's "files" list, kept between writes: a change at
+   * entry i re-encodes entries i… only. Creating or renaming the newest file of a 10,000-file
+   * fileset then costs one entry's encoding plus a copy, not a new serialisation of every entry.
+   */
+  #encoded = new Map<FilesetNode, EncodedEntries>();
 
-  #filesText(files: FileNode[]): string {
-    if (files.length === 0) return '[]';
-    const parts = new Array<string>(files.length);
-    for (let i = 0; i < files.length; i++) {
-      const node = files[i]!;
-      let text = this.#entryText.get(node);
-      if (text === undefined) {
-        text = formatPythonJson(node, 4);
-        this.#entryText.set(node, text);
-      }
-      parts[i] = text;
+  #touch(fs: FilesetNode, index: number): void {
+    const enc = this.#encoded.get(fs);
+    if (enc && index >= 0 && index < enc.ends.length) enc.ends.length = index;
+  }
+
+  #filesBytes(fs: FilesetNode): Uint8Array {
+    let enc = this.#encoded.get(fs);
+    if (!enc) {
+      enc = { buf: new Uint8Array(1024), ends: [] };
+      this.#encoded.set(fs, enc);
     }
-    return `[\n${I4}${parts.join(`,\n${I4}`)}\n${I3}]`;
+    const files = fs.files;
+    if (enc.ends.length > files.length) enc.ends.length = files.length;
+    let len = enc.ends.length === 0 ? 0 : enc.ends[enc.ends.length - 1]!;
+    for (let i = enc.ends.length; i < files.length; i++) {
+      const bytes = encoder.encode(`${i === 0 ? '\n' : ',\n'}${I4}${formatPythonJson(files[i], 4)}`);
+      if (len + bytes.length > enc.buf.length) {
+        const grown = new Uint8Array(Math.max(enc.buf.length * 2, len + bytes.length));
+        grown.set(enc.buf.subarray(0, len));
+        enc.buf = grown;
+      }
+      enc.buf.set(bytes, len);
+      len += bytes.length;
+      enc.ends.push(len);
+    }
+    return enc.buf.subarray(0, len);
   }
 
   serialize(): Uint8Array {
-    const rootKeys = Object.keys(this.root);
     const plain = (fs: FilesetNode): boolean => {
       const k = Object.keys(fs);
       return k.length === 2 && Array.isArray(fs.files) && typeof fs.id === 'string' && k.includes('files') && k.includes('id');
     };
-    // The common shape is written by hand (same bytes as formatPythonJson); anything else generically.
-    if (rootKeys.length !== 1 || !this.root.filesets.every(plain)) return encoder.encode(formatPythonJson(this.root));
+    // The common shape is written from cached parts (same bytes as formatPythonJson); anything else generically.
+    if (Object.keys(this.root).length !== 1 || !this.root.filesets.every(plain)) return encoder.encode(formatPythonJson(this.root));
     const filesets = this.root.filesets;
     if (filesets.length === 0) return encoder.encode('{\n    "filesets": []\n}');
-    const body = filesets
-      .map((fs) => `{\n${I3}"files": ${this.#filesText(fs.files)},\n${I3}"id": ${formatString(fs.id)}\n${I2}}`)
-      .join(`,\n${I2}`);
-    return encoder.encode(`{\n    "filesets": [\n${I2}${body}\n    ]\n}`);
+    const chunks: Uint8Array[] = [encoder.encode(`{\n    "filesets": [\n${I2}`)];
+    filesets.forEach((fs, k) => {
+      const files = fs.files.length === 0 ? null : this.#filesBytes(fs);
+      chunks.push(encoder.encode(`${k === 0 ? '' : `,\n${I2}`}{\n${I3}"files": ${files ? '[' : '[]'}`));
+      if (files) chunks.push(files, encoder.encode(`\n${I3}]`));
+      chunks.push(encoder.encode(`,\n${I3}"id": ${formatString(fs.id)}\n${I2}}`));
+    });
+    chunks.push(encoder.encode('\n    ]\n}'));
+    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let offset = 0;
+    for (const c of chunks) {
+      out.set(c, offset);
+      offset += c.length;
+    }
+    return out;
   }
+
 }
