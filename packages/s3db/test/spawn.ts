@@ -17,19 +17,13 @@ export type Proc = ChildProcess & {
   exited: Promise<number | null>;
 };
 
-/**
- * `precompiled`: the folder made by precompile() (test/precompile.ts); the child then runs
- * without the TypeScript compiler in memory.
- */
-export function spawnProc(script: string, args: string[], env: NodeJS.ProcessEnv = {}, precompiled?: string): Proc {
-  const register = precompiled === undefined ? REGISTER : fileURLToPath(new URL('procs/hooks/register.mjs', import.meta.url));
-  const child = spawn(process.execPath, ['--conditions=source', '--import', register, fileURLToPath(new URL(`procs/${script}`, import.meta.url)), ...args], {
+export function spawnProc(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', REGISTER, fileURLToPath(new URL(`procs/${script}`, import.meta.url)), ...args], {
     cwd: ROOT,
     stdio: ['pipe', 'pipe', 'pipe'],
     env: {
       ...process.env,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      ...(precompiled === undefined ? {} : { ROMI_PRECOMPILED_DIR: precompiled }),
       ...env,
     },
   });
