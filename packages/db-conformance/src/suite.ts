@@ -515,7 +515,7 @@ export function describeConformance(name: string, factory: ConformanceFactory, o
         expect(readFileSync(path!, 'utf8')).toBe('local');
       });
 
-      it.skipIf(!needs('localPath').skip)('gives no local path where the backend has none', async () => {
+      it.skipIf(!needs('localPath').skip)(`gives no local path where the backend has none${needs('localPath').skip ? '' : ' [skipped: this backend has local paths]'}`, async () => {
         const f = await fileset.createFile('f');
         await f.writeText('x', 'txt');
         expect(f.localPath()).toBeUndefined();

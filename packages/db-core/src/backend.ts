@@ -119,8 +119,13 @@ export async function bodyToBytes(body: Body): Promise<Uint8Array> {
     chunks.push(chunk);
     size += chunk.byteLength;
   }
+  return concatBytes(chunks);
+}
+
+/** Joins byte chunks into one array (the chunk itself when there is only one). */
+export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(size);
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
   let offset = 0;
   for (const c of chunks) {
     out.set(c, offset);

@@ -2,6 +2,7 @@
  * The ROMI folder layout (DESIGN.md): which key holds what, and the files.json index.
  * This is the only place that knows it; backends only see keys and bytes.
  */
+import { concatBytes } from './backend.js';
 import { CorruptDataError, InvalidKeyError } from './errors.js';
 import { formatPythonJson, formatString, isPlainObject, parseJsonTree } from './json.js';
 
@@ -247,13 +248,7 @@ export class ScanIndex {
       chunks.push(encoder.encode(`,\n${I3}"id": ${formatString(fs.id)}\n${I2}}`));
     });
     chunks.push(encoder.encode('\n    ]\n}'));
-    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-    let offset = 0;
-    for (const c of chunks) {
-      out.set(c, offset);
-      offset += c.length;
-    }
-    return out;
+    return concatBytes(chunks);
   }
 
 }

@@ -46,6 +46,7 @@ import {
   NotSupportedError,
   StorageError,
   throwIfAborted,
+  concatBytes,
   iterateBody,
   type Backend,
   type BackendCapabilities,
@@ -755,11 +756,5 @@ async function bufferUpTo(body: Body, limit: number): Promise<Uint8Array | undef
   } finally {
     if (size > limit) await iterator.return?.();
   }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
+  return concatBytes(chunks);
 }
