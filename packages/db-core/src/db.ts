@@ -30,7 +30,7 @@ import {
   throwIfAborted,
 } from './errors.js';
 import { assertValidId, type IdKind } from './ids.js';
-import { formatPythonJson, toPlain } from './json.js';
+import { formatPythonJson } from './json.js';
 import { keys, LOCK_NAME, MARKER_KEY, ScanIndex, storedNameProblem } from './layout.js';
 import { metadataChanges, MetadataStore, readJsonObject, validateMetadata, type MetadataHost } from './metadata.js';
 import { assertQuery, isEmptyQuery, matchesQuery } from './query.js';
