@@ -57,7 +57,8 @@ export class S3DB extends RomiDB {
     if (typeof opts !== 'object' || opts === null) throw new InvalidArgumentError('S3DB needs options: { bucket, prefix?, endpoint?, region?, credentials?, forcePathStyle? }');
     // The lease length follows lockStaleMs when only that is given (both mean "how long a silent writer keeps the lock").
     const backend = new S3Backend({ ...opts, leaseMs: opts.leaseMs ?? opts.lockStaleMs });
-    super(backend, opts);
+    // Listing and querying scans is one request per scan: round trips, not bandwidth, bound it.
+    super(backend, { ...opts, concurrency: opts.concurrency ?? 48 });
     this.bucket = backend.bucket;
     this.prefix = backend.prefix;
   }
