@@ -352,4 +352,6 @@ console.log(`\n${rows.length} measurements in ${totalS.toFixed(0)} s${quick ? ' 
 const resultsDir = fileURLToPath(new URL('results/', import.meta.url));
 await mkdir(resultsDir, { recursive: true });
 const result = { date: new Date().toISOString(), quick, machine: { cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, seconds: totalS, rows };
-await writeFile(`${resultsDir}${quick ? 'quick' : 'latest'}.json`, `${JSON.stringify(result, null, 2)}\n`);
+// Only a full run replaces latest.json (the README's table); partial runs go beside it.
+const name = quick ? 'quick' : only || pick('--backends') ? 'partial' : 'latest';
+await writeFile(`${resultsDir}${name}.json`, `${JSON.stringify(result, null, 2)}\n`);
