@@ -88,6 +88,9 @@ function pythonHas(mod: string): boolean {
 }
 export const HAS_NUMPY = pythonHas('numpy');
 export const HAS_TIFFFILE = HAS_NUMPY && pythonHas('tifffile');
+/** Appended to the name of a test that needs Python, when it is skipped (.ci/run installs them). */
+export const NO_NUMPY = HAS_NUMPY ? '' : " [skipped: Debian's python3-numpy is not installed]";
+export const NO_TIFFFILE = HAS_TIFFFILE ? '' : " [skipped: Debian's python3-tifffile/python3-pil are not installed]";
 
 export function python(script: string, args: string[] = []): string {
   return execFileSync(PYTHON, ['-c', script, ...args], { encoding: 'utf8' });

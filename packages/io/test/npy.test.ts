@@ -13,7 +13,7 @@ import {
   type DType,
   type NDArray,
 } from '../src/index.js';
-import { BytesFile, HAS_NUMPY, NUMPY, expectMatches, expected, fixture, python, romiError } from './helpers.js';
+import { BytesFile, HAS_NUMPY, NUMPY, expectMatches, expected, fixture, python, romiError, NO_NUMPY } from './helpers.js';
 
 const npyFixtures = readdirSync(NUMPY).filter((f) => f.endsWith('.npy'));
 
@@ -148,7 +148,7 @@ describe('NPZ', () => {
   });
 });
 
-describe.skipIf(!HAS_NUMPY)('numpy loads what we write', () => {
+describe.skipIf(!HAS_NUMPY)(`numpy loads what we write${NO_NUMPY}`, () => {
   it('NPY and NPZ of every dtype', async () => {
     const { mkdtempSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');

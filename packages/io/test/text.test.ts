@@ -12,7 +12,7 @@ import {
   writeJSON,
   writeTOML,
 } from '../src/index.js';
-import { BytesFile, HAS_NUMPY, REAL, fixture, python, romiError } from './helpers.js';
+import { BytesFile, HAS_NUMPY, REAL, fixture, python, romiError, NO_NUMPY } from './helpers.js';
 
 const enc = new TextEncoder();
 
@@ -35,7 +35,7 @@ describe('JSON', () => {
     expect(text).toBe('{"a": NaN, "b": [Infinity, -Infinity], "s": "NaN and -Infinity stay text"}');
     expect(parseJSON(text)).toEqual({ a: NaN, b: [Infinity, -Infinity], s: 'NaN and -Infinity stay text' });
   });
-  it.skipIf(!HAS_NUMPY)('Python reads what we write and we read what Python writes', () => {
+  it.skipIf(!HAS_NUMPY)(`Python reads what we write and we read what Python writes${NO_NUMPY}`, () => {
     const value = { 'é€😀': [NaN, 1.5, 'x"y\\z\n'], k: { deep: [true, false, null] } };
     const out = python('import json,sys; v=json.loads(sys.argv[1]); print(json.dumps(v, indent=4))', [stringifyJSON(value)]);
     expect(out.trimEnd()).toBe(stringifyJSON(value));
@@ -119,7 +119,7 @@ describe('CSV', () => {
     expect(stringifyCSV([[1, null, true, { a: 1 }]])).toBe('1,,true,"{""a"":1}"\n');
     expect(parseCSV('a;b\n', { delimiter: ';' })).toEqual([['a', 'b']]);
   });
-  it.skipIf(!HAS_NUMPY)("matches Python's csv module both ways", () => {
+  it.skipIf(!HAS_NUMPY)(`matches Python's csv module both ways${NO_NUMPY}`, () => {
     const rows = [['a', 'b,c', 'd"e', 'f\ng'], [''], ['x', '', 'y']];
     const out = python('import csv,sys,json,io; r=list(csv.reader(io.StringIO(sys.argv[1], newline=""))); print(json.dumps(r))', [stringifyCSV(rows)]);
     expect(JSON.parse(out)).toEqual(rows);

@@ -13,7 +13,7 @@ import {
   type DType,
   type NDArray,
 } from '../src/index.js';
-import { BytesFile, HAS_TIFFFILE, NUMPY, expectMatches, expected, python, romiError } from './helpers.js';
+import { BytesFile, HAS_TIFFFILE, NUMPY, expectMatches, expected, python, romiError, NO_TIFFFILE } from './helpers.js';
 
 function ramp(dtype: DType, shape: number[]): NDArray {
   const a = ndarray(dtype, shape);
@@ -104,7 +104,7 @@ describe('volumes: interop with libvips', () => {
   });
 });
 
-describe.skipIf(!HAS_TIFFFILE)('volumes: tifffile and Pillow read what we write', () => {
+describe.skipIf(!HAS_TIFFFILE)(`volumes: tifffile and Pillow read what we write${NO_TIFFFILE}`, () => {
   it('every dtype, plain and deflated, same shape and values', () => {
     const dir = mkdtempSync(`${tmpdir()}/romi-io-tif-`);
     const cases: Record<string, NDArray> = {};
