@@ -80,6 +80,8 @@ describe('writer lock across processes', { timeout: 60_000 }, () => {
     // `sh` starts `sleep 30`, then becomes `sleep 60` and never reaps it: killing it leaves a zombie.
     const parent = spawn('sh', ['-c', 'sleep 30 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
     const pid = Number((await new Promise<Buffer>((resolve) => parent.stdout!.once('data', resolve))).toString().trim());
+    // Kill only once `sh` has become `sleep 60`: a shell could still reap its child.
+    for (let i = 0; i < 200 && readFileSync(`/proc/${parent.pid}/comm`, 'utf8') !== 'sleep\n'; i++) await new Promise((r) => setTimeout(r, 10));
     process.kill(pid, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 200));
     expect(readFileSync(`/proc/${pid}/stat`, 'utf8')).toMatch(/\) Z /);
