@@ -61,6 +61,18 @@ export interface RomiDBOptions {
 
 const MAX_ATTEMPTS = 8;
 
+/** The ids whose object's metadata matches the query of `opts` (all of them without one). */
+async function selectByMetadata(
+  ids: string[],
+  holder: (id: string) => { getMetadata(): Promise<Metadata> },
+  concurrency: number,
+  opts: QueryOptions,
+): Promise<string[]> {
+  if (isEmptyQuery(opts.query)) return ids;
+  const keep = await mapLimit(ids, concurrency, async (id) => matchesQuery(await holder(id).getMetadata(), opts.query, opts.fuzzy), opts.signal);
+  return ids.filter((_, i) => keep[i]);
+}
+
 /** Ids used to look objects up: anything that cannot be a single folder or file name is refused. */
 function assertLookupId(kind: IdKind, id: unknown): asserts id is string {
   if (typeof id !== 'string') throw new InvalidIdError(kind, id, 'ids are strings');
@@ -202,14 +214,7 @@ export class RomiDB implements DB {
     assertQuery(opts.query, opts.fuzzy);
     this.assertConnected();
     const ids = [...(await this.#scanIdSet(opts.signal))].sort();
-    if (isEmptyQuery(opts.query)) return ids;
-    const keep = await mapLimit(
-      ids,
-      this.options.concurrency,
-      async (id) => matchesQuery((await this.#scanObject(id).getMetadata()) as Metadata, opts.query, opts.fuzzy),
-      opts.signal,
-    );
-    return ids.filter((_, i) => keep[i]);
+    return selectByMetadata(ids, (id) => this.#scanObject(id), this.options.concurrency, opts);
   }
 
   async getScans(opts: QueryOptions = {}): Promise<Scan[]> {
@@ -408,14 +413,7 @@ export class ScanImpl extends WithMetadata implements Scan {
   async listFilesets(opts: QueryOptions = {}): Promise<string[]> {
     assertQuery(opts.query, opts.fuzzy);
     const ids = (await this.loadIndex(opts.signal)).index.filesetIds();
-    if (isEmptyQuery(opts.query)) return ids;
-    const keep = await mapLimit(
-      ids,
-      this.db.options.concurrency,
-      async (id) => matchesQuery((await this.filesetObject(id).getMetadata()) as Metadata, opts.query, opts.fuzzy),
-      opts.signal,
-    );
-    return ids.filter((_, i) => keep[i]);
+    return selectByMetadata(ids, (id) => this.filesetObject(id), this.db.options.concurrency, opts);
   }
 
   async getFilesets(opts: QueryOptions = {}): Promise<Fileset[]> {
@@ -516,14 +514,7 @@ export class FilesetImpl extends WithMetadata implements Fileset {
   async listFiles(opts: QueryOptions = {}): Promise<string[]> {
     assertQuery(opts.query, opts.fuzzy);
     const ids = (await this.index(opts.signal)).fileIds(this.id);
-    if (isEmptyQuery(opts.query)) return ids;
-    const keep = await mapLimit(
-      ids,
-      this.db.options.concurrency,
-      async (id) => matchesQuery((await this.fileObject(id).getMetadata()) as Metadata, opts.query, opts.fuzzy),
-      opts.signal,
-    );
-    return ids.filter((_, i) => keep[i]);
+    return selectByMetadata(ids, (id) => this.fileObject(id), this.db.options.concurrency, opts);
   }
 
   async getFiles(opts: QueryOptions = {}): Promise<File[]> {
