@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, isRomiError, type DB, type Fileset, type Scan } from '@romi/db-core';
 import { listKeys, putText, snapshot, text, type ConformanceContext, type ConformanceFactory, type ConformanceOptions, type Feature } from './context.js';
+import { describeOwnership } from './ownership.js';
 
 const INVALID_IDS: Array<[string, unknown]> = [
   ['".."', '..'],
@@ -850,5 +851,7 @@ export function describeConformance(name: string, factory: ConformanceFactory, o
       });
     });
 
+
+    describeOwnership({ ctx: () => ctx, db: () => db, codeOf });
   });
 }

@@ -29,7 +29,8 @@ import {
   ScanNotFoundError,
   throwIfAborted,
 } from './errors.js';
-import { assertValidId, type IdKind } from './ids.js';
+import { assertValidId, assertWritableId, type IdKind } from './ids.js';
+import { assertVacant, putNew, removeFolderIfEmpty, Undo } from './claims.js';
 import { formatPythonJson } from './json.js';
 import { keys, LOCK_NAME, MARKER_KEY, ScanIndex, storedNameProblem } from './layout.js';
 import { metadataChanges, MetadataStore, readJsonObject, validateMetadata, type MetadataHost } from './metadata.js';
@@ -240,15 +241,30 @@ export class RomiDB implements DB {
     this.assertWritable('create a scan');
     return this.runExclusive(`scan:${id}`, async () => {
       if (await this.hasScan(id, opts)) throw new ScanExistsError(id);
+      const what = `scan "${id}"`;
+      const folder = keys.scanFolder(id);
+      await assertVacant(this.backend, what, { folders: [folder] }, opts.signal);
+      const folderExisted = (await this.backend.head(folder, opts)) !== undefined;
       const scan = this.#scanObject(id);
-      try {
-        // files.json is created only if absent: of two racing creators exactly one wins.
-        await scan.createIndex(opts.signal);
-      } catch (err) {
-        if (isRomiError(err, ErrorCodes.CONDITION_FAILED)) throw new ScanExistsError(id);
-        throw err;
-      }
-      await scan.metadataStore.create(metadata, opts.signal);
+      await Undo.run(
+        () => this.assertWritable('undo a failed scan creation'),
+        async (undo) => {
+          try {
+            // files.json is created only if absent: of two racing creators exactly one wins.
+            await scan.createIndex(opts.signal);
+          } catch (err) {
+            if (isRomiError(err, ErrorCodes.CONDITION_FAILED)) throw new ScanExistsError(id);
+            throw err;
+          }
+          undo.push(async () => {
+            scan.forget();
+            this.#scans.delete(id);
+            await this.backend.delete(keys.index(id));
+            if (!folderExisted) await removeFolderIfEmpty(this.backend, folder);
+          });
+          await scan.metadataStore.create(metadata, what, opts.signal);
+        },
+      );
       this.#scanIds?.add(id);
       return scan;
     });
@@ -256,6 +272,7 @@ export class RomiDB implements DB {
 
   async deleteScan(id: string, opts: SignalOptions = {}): Promise<void> {
     assertLookupId('scan', id);
+    assertWritableId('scan', id);
     this.assertWritable('delete a scan');
     await this.runExclusive(`scan:${id}`, async () => {
       if (!(await this.hasScan(id, opts))) throw new ScanNotFoundError(id);
@@ -304,6 +321,9 @@ abstract class WithMetadata {
   /** Throws when the object no longer exists (checked before its metadata is written). */
   protected async assertExists(): Promise<void> {}
 
+  /** Throws unless the database takes writes and this object's ids are ones romidb may change. */
+  abstract assertWritableIds(what: string): void;
+
   getMetadata(): Promise<Metadata>;
   getMetadata<T = unknown>(key: string, fallback?: T): Promise<T>;
   async getMetadata(key?: string, fallback?: unknown): Promise<any> {
@@ -315,6 +335,7 @@ abstract class WithMetadata {
   setMetadata(key: string, value: unknown): Promise<void>;
   async setMetadata(dataOrKey: Metadata | string, value?: unknown): Promise<void> {
     const changes = metadataChanges(dataOrKey, value, arguments.length);
+    this.assertWritableIds('set metadata');
     await this.assertExists();
     await this.metadataStore.merge(changes);
   }
@@ -336,7 +357,7 @@ export class ScanImpl extends WithMetadata implements Scan {
     readonly id: string,
   ) {
     super();
-    this.metadataStore = new MetadataStore(db as MetadataHost, keys.scanMetadata(id));
+    this.metadataStore = new MetadataStore(db as MetadataHost, () => keys.scanMetadata(id));
   }
 
   forget(): void {
@@ -433,25 +454,51 @@ export class ScanImpl extends WithMetadata implements Scan {
   async createFileset(id: string, opts: CreateOptions = {}): Promise<Fileset> {
     assertValidId('fileset', id);
     const metadata = opts.metadata === undefined ? undefined : validateMetadata(opts.metadata);
-    this.db.assertWritable('create a fileset');
+    this.assertWritableIds('create a fileset');
     if (await this.hasFileset(id, opts)) throw new FilesetExistsError(this.id, id);
-    // The folder exists before the entry: Python loaders skip entries without a folder.
-    await this.db.write(keys.filesetFolder(this.id, id), new Uint8Array(), { signal: opts.signal, what: 'create a fileset' });
-    await this.mutateIndex(
-      'create a fileset',
-      (index) => {
-        if (index.fileset(id)) throw new FilesetExistsError(this.id, id);
-        index.addFileset(id);
+    const { backend } = this.db;
+    const what = `fileset "${this.id}/${id}"`;
+    const folder = keys.filesetFolder(this.id, id);
+    // Its folder and both metadata places must hold nothing: a failed creation is then undone
+    // by removing what it wrote, and a deletion later removes only what was made through romidb.
+    await assertVacant(backend, what, { folders: [folder, keys.fileMetadataFolder(this.id, id)], objects: [keys.filesetMetadata(this.id, id)] }, opts.signal);
+    const folderExisted = (await backend.head(folder, opts)) !== undefined;
+    return Undo.run(
+      () => this.db.assertWritable('undo a failed fileset creation'),
+      async (undo) => {
+        // The folder exists before the entry: Python loaders skip entries without a folder.
+        if (!folderExisted) {
+          await this.db.write(folder, new Uint8Array(), { signal: opts.signal, what: 'create a fileset' });
+          undo.push(() => removeFolderIfEmpty(backend, folder));
+        }
+        await this.mutateIndex(
+          'create a fileset',
+          (index) => {
+            if (index.fileset(id)) throw new FilesetExistsError(this.id, id);
+            index.addFileset(id);
+          },
+          opts.signal,
+        );
+        undo.push(async () => {
+          this.#filesets.delete(id);
+          await this.mutateIndex('undo a failed fileset creation', (index) => index.fileset(id) && index.removeFileset(id));
+        });
+        const fileset = this.filesetObject(id);
+        if (metadata !== undefined) await fileset.metadataStore.create(metadata, what, opts.signal);
+        return fileset;
       },
-      opts.signal,
     );
-    const fileset = this.filesetObject(id);
-    if (metadata !== undefined) await fileset.metadataStore.create(metadata, opts.signal);
-    return fileset;
+  }
+
+  assertWritableIds(what: string): void {
+    assertWritableId('scan', this.id);
+    this.db.assertWritable(what);
   }
 
   async deleteFileset(id: string, opts: SignalOptions = {}): Promise<void> {
     assertLookupId('fileset', id);
+    assertWritableId('fileset', id);
+    this.assertWritableIds('delete a fileset');
     await this.mutateIndex(
       'delete a fileset',
       (index) => {
@@ -478,7 +525,7 @@ export class FilesetImpl extends WithMetadata implements Fileset {
     readonly id: string,
   ) {
     super();
-    this.metadataStore = new MetadataStore(scan.db as MetadataHost, keys.filesetMetadata(scan.id, id));
+    this.metadataStore = new MetadataStore(scan.db as MetadataHost, () => keys.filesetMetadata(scan.id, id));
   }
 
   get db(): RomiDB {
@@ -502,6 +549,11 @@ export class FilesetImpl extends WithMetadata implements Fileset {
 
   protected override async assertExists(): Promise<void> {
     await this.index();
+  }
+
+  assertWritableIds(what: string): void {
+    assertWritableId('fileset', this.id);
+    this.scan.assertWritableIds(what);
   }
 
   /** The index, checking that this fileset is still in it. */
@@ -535,19 +587,32 @@ export class FilesetImpl extends WithMetadata implements Fileset {
   async createFile(id: string, opts: CreateOptions = {}): Promise<File> {
     assertValidId('file', id);
     const metadata = opts.metadata === undefined ? undefined : validateMetadata(opts.metadata);
-    this.db.assertWritable('create a file');
-    await this.scan.mutateIndex(
-      'create a file',
-      (index) => {
-        if (!index.fileset(this.id)) throw new FilesetNotFoundError(this.scan.id, this.id);
-        if (index.file(this.id, id)) throw new FileExistsError(`${this.scan.id}/${this.id}/${id}`);
-        index.addFile(this.id, id);
+    this.assertWritableIds('create a file');
+    const what = `file "${this.scan.id}/${this.id}/${id}"`;
+    const metadataKey = keys.fileMetadata(this.scan.id, this.id, id);
+    // Metadata given is written create-only below; without it, the place must be free now.
+    if (metadata === undefined) await assertVacant(this.db.backend, what, { objects: [metadataKey] }, opts.signal);
+    return Undo.run(
+      () => this.db.assertWritable('undo a failed file creation'),
+      async (undo) => {
+        await this.scan.mutateIndex(
+          'create a file',
+          (index) => {
+            if (!index.fileset(this.id)) throw new FilesetNotFoundError(this.scan.id, this.id);
+            if (index.file(this.id, id)) throw new FileExistsError(`${this.scan.id}/${this.id}/${id}`);
+            index.addFile(this.id, id);
+          },
+          opts.signal,
+        );
+        undo.push(async () => {
+          this.#files.delete(id);
+          await this.scan.mutateIndex('undo a failed file creation', (index) => index.file(this.id, id) && index.removeFile(this.id, id));
+        });
+        const file = this.fileObject(id);
+        if (metadata !== undefined) await file.metadataStore.create(metadata, what, opts.signal);
+        return file;
       },
-      opts.signal,
     );
-    const file = this.fileObject(id);
-    if (metadata !== undefined) await file.metadataStore.create(metadata, opts.signal);
-    return file;
   }
 
   async createFiles(files: Iterable<NewFile> | AsyncIterable<NewFile>, opts: CreateFilesOptions = {}): Promise<File[]> {
@@ -568,27 +633,29 @@ export class FilesetImpl extends WithMetadata implements Fileset {
         metadata: f.metadata === undefined ? undefined : validateMetadata(f.metadata),
       });
     }
-    this.db.assertWritable('create files');
+    this.assertWritableIds('create files');
     const before = await this.index(opts.signal);
     for (const item of items) {
       if (before.file(this.id, item.id)) throw new FileExistsError(`${this.scan.id}/${this.id}/${item.id}`);
     }
+    const { backend } = this.db;
     const written: string[] = [];
     try {
       await mapLimit(
         items,
         opts.concurrency ?? 8,
         async (item) => {
-          if (item.data !== undefined) {
-            const key = keys.fileData(this.scan.id, this.id, item.filename!);
-            await this.db.write(key, item.data, { signal: opts.signal, what: 'create files' });
+          const what = `file "${this.scan.id}/${this.id}/${item.id}"`;
+          const metadataKey = keys.fileMetadata(this.scan.id, this.id, item.id);
+          if (item.metadata === undefined) await assertVacant(backend, what, { objects: [metadataKey] }, opts.signal);
+          // Create-only writes: a key already taken (unlisted data, orphan metadata) is never
+          // overwritten, and the undo below removes only keys this call created.
+          const put = async (key: string, bytes: Uint8Array): Promise<void> => {
+            await putNew(() => this.db.write(key, bytes, { ifNoneMatch: '*', signal: opts.signal, what: 'create files' }), what, key);
             written.push(key);
-          }
-          if (item.metadata !== undefined) {
-            const key = keys.fileMetadata(this.scan.id, this.id, item.id);
-            await this.db.write(key, utf8.encode(formatPythonJson(item.metadata)), { signal: opts.signal, what: 'create files' });
-            written.push(key);
-          }
+          };
+          if (item.data !== undefined) await put(keys.fileData(this.scan.id, this.id, item.filename!), item.data);
+          if (item.metadata !== undefined) await put(metadataKey, utf8.encode(formatPythonJson(item.metadata)));
         },
         opts.signal,
       );
@@ -605,13 +672,13 @@ export class FilesetImpl extends WithMetadata implements Fileset {
         opts.signal,
       );
     } catch (err) {
-      // Nothing was indexed: take back what was written, best effort, unless another writer
+      // Nothing was indexed: take back what this call wrote, best effort, unless another writer
       // owns the database now (it may have written the same keys).
       if (!isRomiError(err, ErrorCodes.LOCK_LOST)) {
         await Promise.allSettled(
           written.map(async (key) => {
             this.db.assertWritable('create files');
-            await this.db.backend.delete(key);
+            await backend.delete(key);
           }),
         );
       }
@@ -628,6 +695,8 @@ export class FilesetImpl extends WithMetadata implements Fileset {
 
   async deleteFile(id: string, opts: SignalOptions = {}): Promise<void> {
     assertLookupId('file', id);
+    assertWritableId('file', id);
+    this.assertWritableIds('delete a file');
     const filename = await this.scan.mutateIndex(
       'delete a file',
       (index) => {
@@ -660,7 +729,7 @@ export class FileImpl extends WithMetadata implements File {
     readonly id: string,
   ) {
     super();
-    this.metadataStore = new MetadataStore(fileset.db as MetadataHost, keys.fileMetadata(fileset.scan.id, fileset.id, id));
+    this.metadataStore = new MetadataStore(fileset.db as MetadataHost, () => keys.fileMetadata(fileset.scan.id, fileset.id, id));
   }
 
   get scan(): ScanImpl {
@@ -690,6 +759,11 @@ export class FileImpl extends WithMetadata implements File {
     await this.#currentFilename();
   }
 
+  assertWritableIds(what: string): void {
+    assertWritableId('file', this.id);
+    this.fileset.assertWritableIds(what);
+  }
+
   /** Called by getFile/getFiles so that `filename` is right from the start. */
   async refresh(signal?: AbortSignal): Promise<this> {
     await this.#currentFilename(signal);
@@ -698,20 +772,38 @@ export class FileImpl extends WithMetadata implements File {
 
   async #write(body: Body, ext: string, signal?: AbortSignal): Promise<void> {
     const filename = filenameFor(this.id, ext);
-    this.db.assertWritable('write a file');
-    await this.#currentFilename(signal);
-    // Data first, then the index: a crash in between leaves an unlisted file that check() finds.
-    await this.db.write(keys.fileData(this.scan.id, this.fileset.id, filename), body, { signal, what: 'write a file' });
-    const previous = await this.scan.mutateIndex(
-      'write a file',
-      (index) => {
-        const node = index.file(this.fileset.id, this.id);
-        if (!node) throw new FileNotFoundError(this.#path);
-        const old = ScanIndex.filenameOf(node);
-        if (old !== filename) index.setFilename(this.fileset.id, this.id, filename);
-        return old;
+    this.assertWritableIds('write a file');
+    const current = await this.#currentFilename(signal);
+    const key = keys.fileData(this.scan.id, this.fileset.id, filename);
+    const what = `data of file "${this.#path}"`;
+    const previous = await Undo.run(
+      () => this.db.assertWritable('undo a failed write'),
+      async (undo) => {
+        // Data first, then the index: a crash in between leaves an unlisted file that check() finds.
+        if (current === filename) {
+          await this.db.write(key, body, { signal, what: 'write a file' });
+        } else {
+          // A new name: whatever is stored there is not this file's, so it is never replaced.
+          if (body instanceof Uint8Array) {
+            await putNew(() => this.db.write(key, body, { ifNoneMatch: '*', signal, what: 'write a file' }), what, key);
+          } else {
+            await assertVacant(this.db.backend, what, { objects: [key] }, signal);
+            await this.db.write(key, body, { signal, what: 'write a file' });
+          }
+          undo.push(() => this.db.backend.delete(key));
+        }
+        return this.scan.mutateIndex(
+          'write a file',
+          (index) => {
+            const node = index.file(this.fileset.id, this.id);
+            if (!node) throw new FileNotFoundError(this.#path);
+            const old = ScanIndex.filenameOf(node);
+            if (old !== filename) index.setFilename(this.fileset.id, this.id, filename);
+            return old;
+          },
+          signal,
+        );
       },
-      signal,
     );
     this.#filename = filename;
     if (previous !== null && previous !== filename && storedNameProblem(previous) === undefined) {

@@ -119,6 +119,16 @@ export class FileExistsError extends AlreadyExistsError {
     super(`File "${path}" already exists`, { key: path });
   }
 }
+/**
+ * A name whose place in storage already holds something the index does not list (a folder
+ * that is not a scan or fileset, orphan metadata, unlisted data): romidb never takes it over,
+ * so that nothing it did not write can be overwritten or removed by it.
+ */
+export class OccupiedError extends AlreadyExistsError {
+  constructor(what: string, occupant: string) {
+    super(`Cannot create ${what}: "${occupant}" is already stored there and is not romidb's to replace; move it away, or run "check" to see what it is`, { key: occupant });
+  }
+}
 
 export class InvalidIdError extends RomiError {
   constructor(kind: string, id: unknown, reason: string) {

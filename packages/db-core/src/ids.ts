@@ -33,20 +33,22 @@ export function assertValidId(kind: IdKind, id: unknown): asserts id is string {
 }
 
 /**
- * A name read from storage (a folder, or a file name in files.json) must be one path
- * segment that stays inside its parent: older tools may have written names we would not
- * create, and those stay readable, but nothing may lead a read or write out of the root.
+ * Why an object found in storage (an older tool may have written ids romidb would not create)
+ * cannot be changed or deleted through the API: its id is reserved by the layout at its level,
+ * or is not one plain path segment. Such objects stay readable. Undefined when it can be changed.
  */
-export function segmentProblem(name: unknown): string | undefined {
-  if (typeof name !== 'string' || name.length === 0) return 'empty name';
-  if (name === '.' || name === '..') return 'relative path segment';
-  if (/[/\\\0]/.test(name)) return 'contains a path separator or NUL';
+export function unwritableIdProblem(kind: IdKind, id: string): string | undefined {
+  if (id === '' || id === '.' || id === '..') return 'not a name';
+  if (/[/\\\0]/.test(id)) return 'contains a path separator or NUL';
+  if (id.startsWith('.')) return 'starts with "."';
+  if (RESERVED_IDS[kind].has(id)) return `"${id}" is reserved`;
   return undefined;
 }
 
-export function assertSafeSegment(name: unknown, where: string): asserts name is string {
-  const problem = segmentProblem(name);
-  if (problem !== undefined) throw new InvalidKeyError(`${where}/${String(name)}`, problem);
+/** Throws InvalidIdError when the object `id` must not be changed through the API. */
+export function assertWritableId(kind: IdKind, id: string): void {
+  const problem = unwritableIdProblem(kind, id);
+  if (problem !== undefined) throw new InvalidIdError(kind, id, `${problem}; it stays readable, but romidb does not change or delete it`);
 }
 
 /** Checks a whole relative key: POSIX, relative, no empty, "." or ".." segments. */

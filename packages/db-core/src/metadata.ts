@@ -1,5 +1,5 @@
 import type { Backend } from './backend.js';
-import { ConditionFailedError, CorruptDataError, ErrorCodes, InvalidMetadataError, isRomiError } from './errors.js';
+import { ConditionFailedError, CorruptDataError, ErrorCodes, InvalidMetadataError, isRomiError, OccupiedError } from './errors.js';
 import { copyJsonValue, formatPythonJson, isPlainObject, jsonEqual, parseJsonTree, reconcile, setOwn, toPlain } from './json.js';
 import type { Metadata } from './types.js';
 import { utf8 } from './util.js';
@@ -81,11 +81,20 @@ export function validateMetadata(data: unknown): Record<string, unknown> {
  */
 export class MetadataStore {
   #cache: Loaded | undefined;
+  #key: string | (() => string);
 
+  /** `key` may be computed on first use: an object with an id unfit for a key stays listable. */
   constructor(
     private readonly host: MetadataHost,
-    readonly key: string,
-  ) {}
+    key: string | (() => string),
+  ) {
+    this.#key = key;
+  }
+
+  get key(): string {
+    if (typeof this.#key === 'function') this.#key = this.#key();
+    return this.#key;
+  }
 
   async #load(signal?: AbortSignal): Promise<Loaded> {
     this.#cache ??= await readJsonObject(this.host.backend, this.key, signal);
@@ -133,11 +142,20 @@ export class MetadataStore {
     });
   }
 
-  /** Replaces the whole object without reading it first (new objects only). */
-  async create(data: Metadata, signal?: AbortSignal): Promise<void> {
+  /**
+   * Writes the metadata of a new object, only if nothing is stored at its key yet
+   * (OccupiedError otherwise, naming `what` was being created).
+   */
+  async create(data: Metadata, what: string, signal?: AbortSignal): Promise<void> {
     this.host.assertWritable('set metadata');
     await this.host.runExclusive(this.key, async () => {
-      const meta = await this.host.backend.put(this.key, utf8.encode(formatPythonJson(data)), { signal });
+      let meta;
+      try {
+        meta = await this.host.backend.put(this.key, utf8.encode(formatPythonJson(data)), { ifNoneMatch: '*', signal });
+      } catch (err) {
+        if (isRomiError(err, ErrorCodes.CONDITION_FAILED)) throw new OccupiedError(what, this.key);
+        throw err;
+      }
       this.#cache = { plain: toPlain(data) as Record<string, unknown>, text: undefined, tree: data, etag: meta.etag };
     });
   }

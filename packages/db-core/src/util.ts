@@ -1,6 +1,10 @@
 import { throwIfAborted } from './errors.js';
 
-/** Runs `fn` over `items` with at most `limit` calls in flight; results keep input order. */
+/**
+ * Runs `fn` over `items` with at most `limit` calls in flight; results keep input order.
+ * On a failure no new call starts, and the first error is thrown only once the calls in
+ * flight have settled: nothing keeps running behind the caller's back (its undo, say).
+ */
 export async function mapLimit<T, R>(
   items: readonly T[],
   limit: number,
@@ -9,21 +13,20 @@ export async function mapLimit<T, R>(
 ): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
-  let failed = false;
+  let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {
-    while (!failed && next < items.length) {
-      throwIfAborted(signal);
+    while (!failure && next < items.length) {
       const i = next++;
       try {
+        throwIfAborted(signal);
         results[i] = await fn(items[i]!, i);
-      } catch (err) {
-        failed = true;
-        throw err;
+      } catch (error) {
+        failure ??= { error };
       }
     }
   };
-  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker);
-  await Promise.all(workers);
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failure) throw failure.error;
   return results;
 }
 

@@ -442,13 +442,16 @@ export class FsBackend implements Backend {
         await this.#p.unlink(path);
         return;
       }
+      // Only a real folder is removed: a file or a link at a folder key is not what was meant.
+      if (!(await this.#p.lstat(path)).isDirectory()) return;
       // Rename the folder away first: the removal itself is not atomic, the rename is.
       const trash = `${this.root}/${TEMP_PREFIX}trash-${process.pid.toString(36)}-${(tempCounter++).toString(36)}`;
       await this.#p.rename(path, trash);
       this.#forgetDirs(path);
       await this.#p.rm(trash, { recursive: true, force: true });
     } catch (err) {
-      if (errno(err) === 'ENOENT') return;
+      // Nothing of the kind asked for is there: a missing key, or a folder at a file key.
+      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR' || errno(err) === 'EISDIR') return;
       throw this.#wrap(err, key);
     }
   }

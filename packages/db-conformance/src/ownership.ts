@@ -1,0 +1,129 @@
+/**
+ * Ownership: romidb never overwrites or deletes what it did not write. create* refuses a name
+ * whose place in storage is taken (ROMI_ALREADY_EXISTS, storage unchanged); objects that a
+ * foreign files.json lists under reserved or unsafe ids stay readable but cannot be changed.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ErrorCodes, type DB } from '@romi/db-core';
+import { putText, snapshot, text, type ConformanceContext } from './context.js';
+
+export interface OwnershipHarness {
+  ctx(): ConformanceContext;
+  db(): DB;
+  codeOf(p: Promise<unknown> | (() => unknown)): Promise<string | undefined>;
+}
+
+export function describeOwnership(h: OwnershipHarness): void {
+  const failsCleanly = async (expected: string, fn: () => Promise<unknown>): Promise<void> => {
+    const before = await snapshot(h.ctx().backend);
+    expect(await h.codeOf(fn)).toBe(expected);
+    expect(await snapshot(h.ctx().backend)).toEqual(before);
+  };
+  const put = (key: string, value: string) => putText(h.ctx().backend, key, value);
+
+  describe('ownership', () => {
+    beforeEach(async () => {
+      await h.db().connect();
+    });
+
+    it('createScan refuses a folder that holds data but is not a scan, changing nothing', async () => {
+      await put('plant_001/thesis.tex', 'years of work');
+      await put('plant_001/figures/fig1.png', 'png');
+      await failsCleanly(ErrorCodes.ALREADY_EXISTS, () => h.db().createScan('plant_001'));
+      await failsCleanly(ErrorCodes.ALREADY_EXISTS, () => h.db().createScan('plant_001', { metadata: { a: 1 } }));
+      await put('notes', 'a plain file where a scan folder would go');
+      await failsCleanly(ErrorCodes.ALREADY_EXISTS, () => h.db().createScan('notes'));
+    });
+
+    it('createScan takes an empty folder', async () => {
+      await h.ctx().backend.put('empty_scan/', new Uint8Array());
+      const scan = await h.db().createScan('empty_scan', { metadata: { a: 1 } });
+      expect(await scan.getMetadata('a')).toBe(1);
+      expect(await h.db().listScans()).toEqual(['empty_scan']);
+    });
+
+    it('createFileset refuses a folder with unlisted data and orphan metadata, changing nothing', async () => {
+      const scan = await h.db().createScan('s');
+      await put('s/masks/old_mask.png', 'unlisted data');
+      await failsCleanly(ErrorCodes.ALREADY_EXISTS, () => scan.createFileset('masks'));
+      await put('s/metadata/images.json', '{"orphan": true}');
+      await failsCleanly(ErrorCodes.ALREADY_EXISTS, () => scan.createFileset('images'));
+      await failsCleanly(ErrorCodes.ALREADY_EXISTS, () => scan.createFileset('images', { metadata: { a: 1 } }));
+      await put('s/metadata/points/p1.json', '{"orphan": true}');
+      await failsCleanly(ErrorCodes.ALREADY_EXISTS, () => scan.createFileset('points'));
+      await put('s/plain', 'a file where a fileset folder would go');
+      await failsCleanly(ErrorCodes.ALREADY_EXISTS, () => scan.createFileset('plain'));
+      expect(await scan.listFilesets()).toEqual([]);
+    });
+
+    it('createFile, createFiles and writes never replace unlisted data or orphan metadata', async () => {
+      const scan = await h.db().createScan('s');
+      const fs = await scan.createFileset('fs');
+      await put('s/metadata/fs/ghost.json', '{"orphan": true}');
+      await put('s/fs/stray.png', 'unlisted');
+      await failsCleanly(ErrorCodes.ALREADY_EXISTS, () => fs.createFile('ghost'));
+      await failsCleanly(ErrorCodes.ALREADY_EXISTS, () => fs.createFile('ghost', { metadata: { a: 1 } }));
+      await failsCleanly(ErrorCodes.ALREADY_EXISTS, () =>
+        fs.createFiles([
+          { id: 'ok_1', data: 'one', ext: 'txt' },
+          { id: 'stray', data: 'two', ext: 'png' },
+          { id: 'ok_2', data: 'three', ext: 'txt', metadata: { n: 3 } },
+        ]),
+      );
+      await failsCleanly(ErrorCodes.ALREADY_EXISTS, () => fs.createFiles([{ id: 'ghost', data: 'x', ext: 'txt', metadata: { n: 1 } }]));
+      const stray = await fs.createFile('stray');
+      await failsCleanly(ErrorCodes.ALREADY_EXISTS, () => stray.writeBytes(new Uint8Array([1, 2]), 'png'));
+      await failsCleanly(ErrorCodes.ALREADY_EXISTS, () => stray.writeStream((async function* () { yield new Uint8Array([1]); })(), 'png'));
+      // Another extension is free: the file takes it, and the unlisted data stays.
+      await stray.writeText('mine', 'txt');
+      expect(await text(h.ctx().backend, 's/fs/stray.png')).toBe('unlisted');
+      expect(await text(h.ctx().backend, 's/metadata/fs/ghost.json')).toBe('{"orphan": true}');
+    });
+
+    it('objects a foreign files.json lists under reserved or unsafe ids stay readable but cannot be changed', async () => {
+      await put(
+        's/files.json',
+        JSON.stringify({
+          filesets: [
+            { id: 'metadata', files: [{ id: 'metadata', file: 'metadata.json' }] },
+            { id: 'files.json', files: [] },
+            { id: 'webcache', files: [] },
+            { id: 'good', files: [{ id: '../escape', file: 'x.txt' }, { id: 'plain', file: 'plain.txt' }] },
+          ],
+        }),
+      );
+      await put('s/metadata/metadata.json', '{"keep": 1}');
+      await put('s/good/x.txt', 'x');
+      await put('s/good/plain.txt', 'plain');
+      await h.db().reload();
+      const scan = await h.db().getScan('s');
+      expect(await scan.listFilesets()).toEqual(['metadata', 'files.json', 'webcache', 'good']);
+      const reserved = await scan.getFileset('metadata');
+      expect(await (await reserved.getFile('metadata')).readText()).toBe('{"keep": 1}');
+      for (const id of ['metadata', 'files.json', 'webcache']) await failsCleanly(ErrorCodes.INVALID_ID, () => scan.deleteFileset(id));
+      await failsCleanly(ErrorCodes.INVALID_ID, () => reserved.deleteFile('metadata'));
+      await failsCleanly(ErrorCodes.INVALID_ID, () => reserved.createFile('new'));
+      await failsCleanly(ErrorCodes.INVALID_ID, () => reserved.setMetadata('a', 1));
+      await failsCleanly(ErrorCodes.INVALID_ID, async () => (await reserved.getFile('metadata')).writeText('{}', 'json'));
+      // One hostile file id does not break the listing; that file cannot be changed.
+      const good = await scan.getFileset('good');
+      const files = await good.getFiles();
+      expect(files.map((f) => f.id)).toEqual(['../escape', 'plain']);
+      expect(await h.codeOf(files[0]!.getMetadata())).toBe(ErrorCodes.INVALID_KEY);
+      await failsCleanly(ErrorCodes.INVALID_ID, () => files[0]!.writeText('y', 'txt'));
+      expect(await files[1]!.readText()).toBe('plain');
+      expect(await h.db().listScans()).toEqual(['s']);
+    });
+
+    it('deleting a fileset whose folder is a plain file removes the entry and keeps the file', async () => {
+      await put('s/files.json', JSON.stringify({ filesets: [{ id: 'notes.txt', files: [] }] }));
+      await put('s/metadata/metadata.json', '{}');
+      await put('s/notes.txt', 'notes');
+      await h.db().reload();
+      const scan = await h.db().getScan('s');
+      await scan.deleteFileset('notes.txt');
+      expect(await scan.listFilesets()).toEqual([]);
+      expect(await text(h.ctx().backend, 's/notes.txt')).toBe('notes');
+    });
+  });
+}
