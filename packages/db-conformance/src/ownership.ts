@@ -126,4 +126,57 @@ export function describeOwnership(h: OwnershipHarness): void {
       expect(await text(h.ctx().backend, 's/notes.txt')).toBe('notes');
     });
   });
+
+  describe('leftovers of stopped writers', () => {
+    const leave = async (): Promise<void> => {
+      const scan = await h.db().createScan('s', { metadata: { a: 1 } });
+      await (await (await scan.createFileset('fs')).createFile('f')).writeText('data', 'txt');
+      await put('s/fs/.romidb-zz-1-abcdef.tmp', 'half a file');
+      await put('.romidb-trash-zz-2/old/x.bin', 'being removed');
+      // An archive import stopped halfway: a claimed folder that never got its files.json.
+      await put('half/.romidb-pending', '{}');
+      await put('half/fs/a.png', 'a');
+      // One stopped just before removing its marker: complete.
+      await put('whole/files.json', '{"filesets": []}');
+      await put('whole/metadata/metadata.json', '{}');
+      await put('whole/.romidb-pending', '{}');
+    };
+
+    it('are reported by check and removed by check --fix; nothing else changes', async () => {
+      await h.db().connect();
+      await leave();
+      await h.db().disconnect();
+      const reader = h.db();
+      await reader.connect({ readOnly: true });
+      const report = await reader.check();
+      expect(report.ok).toBe(false);
+      expect(report.problems.map((p) => `${p.kind} ${p.key}`).sort()).toEqual([
+        'incomplete-scan half/',
+        'incomplete-scan whole/.romidb-pending',
+        'temp-file .romidb-trash-zz-2/',
+        'temp-file s/fs/.romidb-zz-1-abcdef.tmp',
+      ]);
+      await reader.disconnect();
+      await h.db().connect();
+      const fixed = await h.db().check({ fix: true });
+      expect(fixed.ok).toBe(true);
+      expect(fixed.problems.every((p) => p.fixed)).toBe(true);
+      expect(await h.db().check()).toEqual({ ok: true, problems: [] });
+      expect(await h.db().listScans()).toEqual(['s', 'whole']);
+      expect(await (await (await (await h.db().getScan('s')).getFileset('fs')).getFile('f')).readText()).toBe('data');
+      const keys: string[] = [];
+      for await (const e of h.ctx().backend.list('', { internal: true })) if (e.kind === 'object') keys.push(e.key);
+      expect(keys.filter((k) => k.includes('.romidb-') && !k.includes('.romidb-lock') && !k.startsWith('.romidb-mirror'))).toEqual([]);
+    });
+
+    it('a check beside a live writer does not call its temporary files leftovers', async () => {
+      await h.db().connect();
+      await leave();
+      const reader = await h.ctx().open();
+      await reader.connect({ readOnly: true });
+      const report = await reader.check();
+      expect(report.problems.map((p) => p.kind).sort()).toEqual(['incomplete-scan', 'incomplete-scan']);
+      await reader.disconnect();
+    });
+  });
 }

@@ -40,6 +40,20 @@ export interface PutOptions extends SignalOptions {
 export interface ListOptions extends SignalOptions {
   /** With '/', list one level: objects directly under the prefix, and sub-folders as `prefix` entries. */
   delimiter?: '/';
+  /**
+   * Also list romidb's own entries (names starting with ".romidb-": temporary files, trash,
+   * markers), which are never data; check() asks for them to find what a killed writer left.
+   * On a file system a folder among them is listed as one entry, not entered.
+   */
+  internal?: boolean;
+}
+
+/** Names romidb keeps for itself in storage (temporary files, trash, markers, manifests). */
+export const INTERNAL_PREFIX = '.romidb-';
+
+/** Whether a key is, or lies under, one of romidb's own entries. */
+export function isInternalKey(key: string): boolean {
+  return key.startsWith(INTERNAL_PREFIX) || key.includes(`/${INTERNAL_PREFIX}`);
 }
 
 export type ListEntry = (ObjectMeta & { kind: 'object' }) | { kind: 'prefix'; key: string };

@@ -1,11 +1,14 @@
 /**
  * check(): compares what files.json and the metadata say with what storage holds.
  * fix: re-indexes unlisted files and filesets, recreates missing fileset folders, and
- * drops entries whose data is gone after backing up files.json. It never deletes data.
+ * drops entries whose data is gone after backing up files.json. It never deletes data: what
+ * it removes are leftovers of killed writers (temporary files, trash, scans an interrupted
+ * operation was filling), which held no data of anyone's before that operation.
  */
-import { ErrorCodes, isRomiError } from './errors.js';
+import { isInternalKey } from './backend.js';
+import { ErrorCodes, isRomiError, ScanNotFoundError } from './errors.js';
 import { parseJsonTree, isPlainObject } from './json.js';
-import { keys, INDEX_NAME, LOCK_NAME, METADATA_DIR, ScanIndex, storedNameProblem } from './layout.js';
+import { isLeftoverName, keys, INDEX_NAME, LOCK_NAME, METADATA_DIR, PENDING_NAME, ScanIndex, storedNameProblem } from './layout.js';
 import type { RomiDB, ScanImpl } from './db.js';
 import type { CheckOptions, CheckReport, Problem } from './types.js';
 import { mapLimit } from './util.js';
@@ -13,10 +16,15 @@ import { mapLimit } from './util.js';
 /** Folders inside a scan that are not filesets. */
 const NOT_FILESETS = new Set([METADATA_DIR, 'webcache']);
 
+const LEFTOVER = 'left by a writer that was stopped (a temporary file or trash); holds no data that was stored';
+
 export async function runCheck(db: RomiDB, opts: CheckOptions): Promise<CheckReport> {
   const { backend } = db;
   const signal = opts.signal;
   const problems: Problem[] = [];
+  const fix = !!opts.fix;
+  // Temporary files are leftovers only when no other live writer may be using them.
+  let liveWriter = false;
 
   if (backend.inspectLock) {
     const info = await backend.inspectLock(LOCK_NAME, { signal, staleMs: db.options.lockStaleMs });
@@ -25,16 +33,23 @@ export async function runCheck(db: RomiDB, opts: CheckOptions): Promise<CheckRep
     } else if (info?.stale) {
       problems.push({ kind: 'stale-lock', key: LOCK_NAME, detail: `the writer lock has not been refreshed since ${info.mtime?.toISOString() ?? 'an unknown time'}` });
     }
+    liveWriter = !fix && info !== undefined && !info.foreign && !info.stale;
   }
+  const leftovers: Problem[] = [];
+  const leftover = (key: string, scan?: string): void => {
+    if (!liveWriter) leftovers.push({ kind: 'temp-file', ...(scan === undefined ? {} : { scan }), key, detail: LEFTOVER });
+  };
 
   let scanIds: string[];
   if (opts.scans) {
+    for (const id of opts.scans) if (!(await db.hasScan(id, { signal }))) throw new ScanNotFoundError(id);
     scanIds = opts.scans;
   } else {
     scanIds = [];
-    for await (const entry of backend.list('', { delimiter: '/', signal })) {
+    for await (const entry of backend.list('', { delimiter: '/', internal: true, signal })) {
+      const name = entry.key.replace(/\/$/, '');
+      if (isLeftoverName(name)) leftover(entry.key);
       if (entry.kind !== 'prefix') continue;
-      const name = entry.key.slice(0, -1);
       if (name.startsWith('.') || name === LOCK_NAME) continue;
       if (storedNameProblem(name) !== undefined) {
         problems.push({ kind: 'unsafe-name', key: entry.key, detail: 'a folder name that cannot be used safely' });
@@ -45,20 +60,60 @@ export async function runCheck(db: RomiDB, opts: CheckOptions): Promise<CheckRep
     scanIds.sort();
   }
 
-  await mapLimit(scanIds, 4, (id) => checkScan(db, id, !!opts.fix, problems, signal), signal);
+  await mapLimit(scanIds, 4, (id) => checkScan(db, id, fix, problems, leftover, signal), signal);
+  problems.push(...leftovers);
+  if (fix) {
+    for (const p of leftovers) {
+      db.assertWritable('repair the database');
+      await backend.delete(p.key!, { signal });
+      p.fixed = true;
+    }
+  }
   return { ok: problems.every((p) => p.fixed), problems };
 }
 
-async function checkScan(db: RomiDB, scanId: string, fix: boolean, problems: Problem[], signal?: AbortSignal): Promise<void> {
+async function checkScan(
+  db: RomiDB,
+  scanId: string,
+  fix: boolean,
+  problems: Problem[],
+  leftover: (key: string, scan: string) => void,
+  signal?: AbortSignal,
+): Promise<void> {
   const { backend } = db;
   const prefix = `${scanId}/`;
   const objects = new Set<string>();
   const folders = new Set<string>();
-  for await (const entry of backend.list(prefix, { signal })) {
+  let pending = false;
+  for await (const entry of backend.list(prefix, { internal: true, signal })) {
     if (entry.kind !== 'object') continue;
     const rel = entry.key.slice(prefix.length);
+    if (isInternalKey(rel)) {
+      if (rel === PENDING_NAME) pending = true;
+      else if (isLeftoverName(rel.replace(/\/$/, '').split('/').pop()!)) leftover(entry.key, scanId);
+      continue;
+    }
     if (rel.endsWith('/')) folders.add(rel.slice(0, -1));
     else objects.add(rel);
+  }
+  if (pending) {
+    // Complete once its files.json is written (the operation's last step but the marker's removal).
+    const complete = objects.has(INDEX_NAME);
+    const problem: Problem = {
+      kind: 'incomplete-scan',
+      scan: scanId,
+      key: complete ? keys.pending(scanId) : prefix,
+      detail: complete
+        ? 'the operation that wrote this scan was stopped just before removing its marker; the scan is complete'
+        : 'an operation (an archive import, a mirror) was stopped while writing this scan; nothing in it predates that operation, and check --fix removes it',
+    };
+    problems.push(problem);
+    if (fix) {
+      db.assertWritable('repair the database');
+      await backend.delete(problem.key!, { signal });
+      problem.fixed = true;
+    }
+    if (!complete) return;
   }
   const isScan = objects.has(INDEX_NAME) || [...objects].some((k) => k.startsWith(`${METADATA_DIR}/`));
   if (!isScan) return;
@@ -111,6 +166,12 @@ async function checkScan(db: RomiDB, scanId: string, fix: boolean, problems: Pro
       continue;
     }
     const hasFolder = folders.has(fs.id) || [...objects].some((k) => k.startsWith(`${fs.id}/`));
+    // Listings leave out what resolves outside the root (a symlinked folder): that is not missing.
+    const unreachable = !hasFolder && (await unsafeKey(backend, keys.filesetFolder(scanId, fs.id), signal));
+    if (unreachable) {
+      problems.push({ kind: 'unsafe-name', scan: scanId, fileset: fs.id, key: keys.filesetFolder(scanId, fs.id), detail: unreachable });
+      continue;
+    }
     if (!hasFolder && !missingFolders.includes(fs.id)) {
       missingFolders.push(fs.id);
       problems.push({ kind: 'missing-fileset', scan: scanId, fileset: fs.id, key: keys.filesetFolder(scanId, fs.id), detail: 'files.json lists a fileset whose folder does not exist' });
@@ -124,7 +185,10 @@ async function checkScan(db: RomiDB, scanId: string, fix: boolean, problems: Pro
       }
       const rel = `${fs.id}/${filename}`;
       listed.add(rel);
-      if (!objects.has(rel)) {
+      const unreachableFile = !objects.has(rel) && (await unsafeKey(backend, prefix + rel, signal));
+      if (unreachableFile) {
+        problems.push({ kind: 'unsafe-name', scan: scanId, fileset: fs.id, file: f.id, key: prefix + rel, detail: unreachableFile });
+      } else if (!objects.has(rel)) {
         missing.push({ fs: fs.id, file: f.id });
         problems.push({ kind: 'missing-file', scan: scanId, fileset: fs.id, file: f.id, key: prefix + rel, detail: 'listed in files.json but missing from storage' });
       }
@@ -158,6 +222,35 @@ async function checkScan(db: RomiDB, scanId: string, fix: boolean, problems: Pro
   if (!fix) return;
   const repairable = missing.length + missingFolders.length + unlisted.length + unlistedFilesets.size;
   if (repairable === 0) return;
+  try {
+    await repairScan(db, scanId, { missing, missingFolders, unlisted, unlistedFilesets }, problems, signal);
+  } catch (err) {
+    // One scan that cannot be repaired does not stop the others; its problems stay open.
+    if (!isRomiError(err) || isRomiError(err, ErrorCodes.ABORTED) || isRomiError(err, ErrorCodes.LOCK_LOST)) throw err;
+    for (const p of problems) if (p.scan === scanId && !p.fixed) p.detail += ` (not repaired: ${(err as Error).message})`;
+  }
+}
+
+/** Why `key` cannot be reached safely (it resolves outside the root), or undefined. */
+async function unsafeKey(backend: RomiDB['backend'], key: string, signal?: AbortSignal): Promise<string | undefined> {
+  try {
+    await backend.head(key, { signal });
+    return undefined;
+  } catch (err) {
+    if (isRomiError(err, ErrorCodes.INVALID_KEY)) return `cannot be reached safely: ${(err as Error).message}`;
+    throw err;
+  }
+}
+
+interface Repairs {
+  missing: Array<{ fs: string; file: string }>;
+  missingFolders: string[];
+  unlisted: Array<{ fs: string; name: string; problem: Problem }>;
+  unlistedFilesets: Map<string, Problem>;
+}
+
+async function repairScan(db: RomiDB, scanId: string, { missing, missingFolders, unlisted, unlistedFilesets }: Repairs, problems: Problem[], signal?: AbortSignal): Promise<void> {
+  const { backend } = db;
   const scan = (await db.getScan(scanId)) as ScanImpl;
   if (missing.length > 0) await backUpIndex(db, scanId, signal);
   for (const fsId of missingFolders) await db.write(keys.filesetFolder(scanId, fsId), new Uint8Array(), { signal, what: 'repair' });
@@ -186,6 +279,7 @@ async function checkScan(db: RomiDB, scanId: string, fix: boolean, problems: Pro
   );
   // Metadata of dropped entries stays (fix never deletes data): say so in this report.
   for (const { fs, file } of missing) {
+    if (storedNameProblem(file) !== undefined || file.includes('/')) continue;
     const key = keys.fileMetadata(scanId, fs, file);
     if (await backend.head(key, { signal })) problems.push({ kind: 'orphan-metadata', scan: scanId, fileset: fs, file, key, detail: 'metadata of a file whose entry fix dropped because its data is gone' });
   }

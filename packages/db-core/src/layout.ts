@@ -10,6 +10,17 @@ export const MARKER_KEY = 'romidb';
 export const LOCK_NAME = 'lock';
 export const INDEX_NAME = 'files.json';
 export const METADATA_DIR = 'metadata';
+/**
+ * Marks a scan folder that an operation is filling (an archive import, say) until it is
+ * complete: check() reports a folder still marked, and check --fix removes it (it was vacant
+ * when claimed, so all of it was written by that operation) or, once complete, the marker.
+ */
+export const PENDING_NAME = '.romidb-pending';
+
+/** A leftover of a killed writer: a temporary file or a trash folder (see the fs backend). */
+export function isLeftoverName(name: string): boolean {
+  return name.startsWith('.romidb-') && (name.endsWith('.tmp') || name.startsWith('.romidb-trash-'));
+}
 
 /** Why a name read from storage cannot be used to build a key (it would leave its folder). */
 export function storedNameProblem(name: unknown): string | undefined {
@@ -30,6 +41,7 @@ export const keys = {
   scanFolder: (scan: string) => `${safe(scan, '')}/`,
   index: (scan: string) => `${safe(scan, '')}/${INDEX_NAME}`,
   measures: (scan: string) => `${safe(scan, '')}/measures.json`,
+  pending: (scan: string) => `${safe(scan, '')}/${PENDING_NAME}`,
   scanMetadata: (scan: string) => `${safe(scan, '')}/${METADATA_DIR}/metadata.json`,
   metadataFolder: (scan: string) => `${safe(scan, '')}/${METADATA_DIR}/`,
   filesetFolder: (scan: string, fs: string) => `${safe(scan, '')}/${safe(fs, scan)}/`,

@@ -32,7 +32,9 @@ export type ProblemKind =
   | 'orphan-metadata'
   | 'stale-lock'
   | 'foreign-lock'
-  | 'unsafe-name';
+  | 'unsafe-name'
+  | 'incomplete-scan'
+  | 'temp-file';
 
 export interface Problem {
   kind: ProblemKind;

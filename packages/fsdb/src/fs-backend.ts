@@ -18,6 +18,7 @@ import {
   ConditionFailedError,
   DBBusyError,
   InvalidKeyError,
+  INTERNAL_PREFIX,
   KeyNotFoundError,
   KeyedMutex,
   LockLostError,
@@ -50,7 +51,6 @@ export interface FsBackendOptions {
   url?: string;
 }
 
-const TEMP_PREFIX = '.romidb-';
 const CHUNK = 1 << 20;
 let tempCounter = 0;
 
@@ -311,7 +311,7 @@ export class FsBackend implements Backend {
       this.#swept.add(dir);
       await this.#sweepTemps(dir);
     }
-    const temp = `${dir}/${TEMP_PREFIX}${process.pid.toString(36)}-${(tempCounter++).toString(36)}-${Math.random().toString(36).slice(2, 8)}.tmp`;
+    const temp = `${dir}/${INTERNAL_PREFIX}${process.pid.toString(36)}-${(tempCounter++).toString(36)}-${Math.random().toString(36).slice(2, 8)}.tmp`;
     let st: Stats;
     try {
       st = await this.#writeTemp(temp, body, opts.signal);
@@ -372,8 +372,8 @@ export class FsBackend implements Backend {
       return;
     }
     for (const name of names) {
-      if (!name.startsWith(TEMP_PREFIX) || !name.endsWith('.tmp')) continue;
-      const pid = parseInt(name.slice(TEMP_PREFIX.length), 36);
+      if (!name.startsWith(INTERNAL_PREFIX) || !name.endsWith('.tmp')) continue;
+      const pid = parseInt(name.slice(INTERNAL_PREFIX.length), 36);
       if (Number.isSafeInteger(pid) && pid !== process.pid && !pidAlive(pid)) await this.#p.unlink(`${dir}/${name}`).catch(() => {});
     }
   }
@@ -445,7 +445,7 @@ export class FsBackend implements Backend {
       // Only a real folder is removed: a file or a link at a folder key is not what was meant.
       if (!(await this.#p.lstat(path)).isDirectory()) return;
       // Rename the folder away first: the removal itself is not atomic, the rename is.
-      const trash = `${this.root}/${TEMP_PREFIX}trash-${process.pid.toString(36)}-${(tempCounter++).toString(36)}`;
+      const trash = `${this.root}/${INTERNAL_PREFIX}trash-${process.pid.toString(36)}-${(tempCounter++).toString(36)}`;
       await this.#p.rename(path, trash);
       this.#forgetDirs(path);
       await this.#p.rm(trash, { recursive: true, force: true });
@@ -467,10 +467,10 @@ export class FsBackend implements Backend {
     const namePrefix = prefix.slice(slash + 1);
     const dirPath = dirKey === '' ? this.root : this.#path(dirKey);
     if (dirKey !== '') await this.#checkParent(dirKey, `${dirPath}/x`);
-    yield* this.#walk(dirKey, dirPath, namePrefix, opts.delimiter === '/', opts.signal);
+    yield* this.#walk(dirKey, dirPath, namePrefix, opts.delimiter === '/', opts.internal === true, opts.signal);
   }
 
-  async *#walk(dirKey: string, dirPath: string, namePrefix: string, oneLevel: boolean, signal?: AbortSignal): AsyncIterable<ListEntry> {
+  async *#walk(dirKey: string, dirPath: string, namePrefix: string, oneLevel: boolean, internal: boolean, signal?: AbortSignal): AsyncIterable<ListEntry> {
     throwIfAborted(signal);
     let entries: import("node:fs").Dirent[];
     try {
@@ -482,7 +482,8 @@ export class FsBackend implements Backend {
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       const name = String(entry.name);
-      if (name.startsWith(TEMP_PREFIX) || !name.startsWith(namePrefix)) continue;
+      const ours = name.startsWith(INTERNAL_PREFIX);
+      if ((ours && !internal) || !name.startsWith(namePrefix)) continue;
       const key = dirKey + name;
       const path = `${dirPath}/${name}`;
       let isDir = entry.isDirectory();
@@ -504,9 +505,11 @@ export class FsBackend implements Backend {
         if (!entry.isSymbolicLink() && (dirPath === this.root || this.#knownDirs.has(dirPath))) this.#knownDirs.add(path);
         if (oneLevel) {
           yield { kind: 'prefix', key: `${key}/` };
+        } else if (ours) {
+          yield { kind: 'object', key: `${key}/`, size: 0, etag: 'folder' };
         } else {
           yield { kind: 'object', key: `${key}/`, size: 0, etag: 'folder' };
-          yield* this.#walk(`${key}/`, path, '', false, signal);
+          yield* this.#walk(`${key}/`, path, '', false, internal, signal);
         }
       } else if (isFile) {
         let st: Stats;
@@ -525,7 +528,7 @@ export class FsBackend implements Backend {
 
   #lockPaths(name: string): { lockPath: string; ownerPath: string } {
     const lockPath = this.#path(name);
-    return { lockPath, ownerPath: `${this.root}/${TEMP_PREFIX}${name}.owner` };
+    return { lockPath, ownerPath: `${this.root}/${INTERNAL_PREFIX}${name}.owner` };
   }
 
   async #readOwner(ownerPath: string): Promise<LockOwner | undefined> {

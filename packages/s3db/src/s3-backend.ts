@@ -42,6 +42,7 @@ import {
   DBBusyError,
   ErrorCodes,
   InvalidArgumentError,
+  isInternalKey,
   isRomiError,
   NotSupportedError,
   StorageError,
@@ -567,11 +568,15 @@ export class S3Backend implements Backend, LeaseStore {
         opts.signal,
       );
       for (const cp of page.CommonPrefixes ?? []) {
-        if (cp.Prefix?.startsWith(this.#root)) yield { kind: 'prefix', key: cp.Prefix.slice(this.#root.length) };
+        if (!cp.Prefix?.startsWith(this.#root)) continue;
+        const rel = cp.Prefix.slice(this.#root.length);
+        if (opts.internal || !isInternalKey(rel)) yield { kind: 'prefix', key: rel };
       }
       for (const o of page.Contents ?? []) {
         if (!o.Key?.startsWith(this.#root)) continue;
         const rel = o.Key.slice(this.#root.length);
+        // romidb's own entries are not data: listed only when asked for.
+        if (!opts.internal && isInternalKey(rel)) continue;
         // The folder being listed is not one of its own entries.
         if (rel === '' || (prefix.endsWith('/') && rel === prefix)) continue;
         const entry: ListEntry = { kind: 'object', key: rel, size: o.Size ?? 0, etag: unquoteEtag(o.ETag) };

@@ -409,6 +409,17 @@ describe.each(s3Targets())('s3rver patch checks on $kind', ({ kind, start }) => 
     });
   });
 
+  describe('keys too long for the server\'s file names (fix 6)', () => {
+    // s3rver stores a key as a file named "<last segment>._S3rver_object": a 250-character
+    // segment cannot exist there, so HEAD and GET answer 404 as S3 does (unpatched: 500).
+    it('HEAD and GET of a missing key with a 250-character last segment are 404', async () => {
+      const bucket = await server.bucket();
+      const key = `scan/${'a'.repeat(250)}`;
+      expect(await statusOf(client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))).toBe(404);
+      expect(await statusOf(client.send(new GetObjectCommand({ Bucket: bucket, Key: key })))).toBe(404);
+    });
+  });
+
   describe('read-after-write (fix 5)', () => {
     it('parallel put-then-get of 1 MB bodies always reads the bytes just written', async () => {
       const bucket = await server.bucket();
