@@ -3,28 +3,42 @@
  *
  * Export: entries are the database keys exactly as stored (`<scan>/files.json`,
  * `<scan>/metadata/…`, data), each scan's files.json last, plus the `romidb` marker for a whole
- * database. Objects are streamed from the backend; only small ones are read as one buffer.
+ * database. Each scan is a snapshot (its files.json read before its listing, see the core's
+ * snapshot.ts), so the archive's index lists only data the archive holds even while a writer
+ * works. Objects are streamed from the backend; only small ones are read as one buffer.
  *
  * Import reads the archive twice. The first pass validates every entry and writes nothing: no
  * absolute paths, no ".." or "." segments, no links, devices or other special entries, no name
- * that is not a valid key, no scan that already exists. The second pass writes through the
- * target's backend (so it works for every backend): data and metadata in archive order, each
- * scan's files.json after everything else, so that the index never lists data not yet written.
+ * that is not a valid key or is both a file and a folder, no scan that already exists, and the
+ * size limits (total, expansion ratio, JSON entries, free space). The second pass claims each
+ * scan folder with a pending marker, writes through the target's backend (so it works for every
+ * backend): data and metadata in archive order, each scan's files.json after everything else,
+ * then removes the marker. A failure or Ctrl-C removes the claimed scans; a killed import leaves
+ * them marked, which `check` reports and `check --fix` removes.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { open, rename, rm, stat, statfs } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { pipeline as pipelineCb, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import tar from 'tar-stream';
 import {
+  ErrorCodes,
   idProblem,
   INDEX_NAME,
+  indexForCopy,
+  INTERNAL_PREFIX,
   InvalidArgumentError,
+  isRomiError,
   keyProblem,
+  keys,
   MARKER_KEY,
+  METADATA_DIR,
+  OccupiedError,
   ScanExistsError,
+  snapshotScan,
   StorageError,
   throwIfAborted,
   type ObjectMeta,
@@ -32,19 +46,15 @@ import {
   type RomiDB,
 } from '@romi/db-core';
 import type { CliIO } from './context.js';
-
-/** The database layout's metadata folder (see DESIGN.md). */
-const METADATA_DIR = 'metadata';
+import { formatBytes } from './output.js';
+import { startProgress } from './progress.js';
 
 type EntryHeader = Partial<tar.Header> & { name: string };
 /** An archive entry: its header, and its bytes as a stream to read or drain. */
 type Entry = AsyncIterable<Buffer> & { header: tar.Header };
-import { startProgress } from './progress.js';
 
 /** Objects at most this large are read as one buffer; larger ones are streamed. */
 const BUFFER_LIMIT = 8 << 20;
-/** Our temporary files and the database's own bookkeeping never travel in archives. */
-const TEMP_PREFIX = '.romidb-';
 
 export interface ArchiveOptions {
   io: CliIO;
@@ -64,10 +74,11 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-type Emitter = { once(event: string, fn: () => void): unknown; off(event: string, fn: () => void): unknown };
+type Emitter = { once(event: string, fn: () => void): unknown; off(event: string, fn: () => void): unknown; destroyed?: boolean };
 
-/** Resolves on 'drain', or on 'close' (a destroyed stream never drains). */
+/** Resolves on 'drain', or once the stream is destroyed (a destroyed stream never drains). */
 function waitDrain(stream: Emitter): Promise<void> {
+  if (stream.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       stream.off('drain', done);
@@ -87,6 +98,7 @@ function addEntry(pack: tar.Pack, header: EntryHeader, body?: Uint8Array | Async
     void (async () => {
       const chunks = body === undefined ? [] : body instanceof Uint8Array ? [body] : body;
       for await (const chunk of chunks) {
+        if (sink.destroyed) throw new Error('the archive stream was closed');
         if (!sink.write(asBuffer(chunk))) await waitDrain(sink);
       }
       sink.end(undefined);
@@ -97,84 +109,119 @@ function addEntry(pack: tar.Pack, header: EntryHeader, body?: Uint8Array | Async
   });
 }
 
-/** The objects of a scan in archive order: sorted, files.json last. */
-async function scanObjects(db: RomiDB, scan: string, signal?: AbortSignal): Promise<ObjectMeta[]> {
-  const objects: ObjectMeta[] = [{ key: `${scan}/`, size: 0, etag: 'folder' }];
-  for await (const entry of db.backend.list(`${scan}/`, { signal })) {
-    if (entry.kind === 'object' && !entry.key.split('/').some((s) => s.startsWith(TEMP_PREFIX))) objects.push(entry);
-  }
-  const index = `${scan}/${INDEX_NAME}`;
-  const rank = (key: string) => (key === index ? 1 : 0);
-  return objects.sort((a, b) => rank(a.key) - rank(b.key) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+/** A file system error while writing `out`, named after the archive (not our temporary file). */
+function writeError(out: string, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (isRomiError(err) || typeof code !== 'string' || !code.startsWith('E')) return err as Error;
+  const reason = code === 'ENOSPC' ? 'no space left on the device' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code;
+  return new StorageError(`Cannot write "${out}": ${reason}`, { cause: err });
 }
 
 /**
  * Writes `scans` of `db` (connected, read-only is enough) to `out`, atomically (temp file, then
- * rename). Scans are listed one at a time, so memory does not grow with the database; progress
- * is in bytes for one scan, in scans for several.
+ * rename). Scans are read one at a time, so memory does not grow with the database; progress
+ * is in bytes for one scan, in scans for several. Any failure removes the temporary file.
  */
 export async function exportArchive(db: RomiDB, scans: string[], out: string, opts: ArchiveOptions & { marker: boolean }): Promise<ExportResult> {
   const { signal } = opts;
   const folder = await stat(dirname(out)).catch(() => undefined);
   if (!folder?.isDirectory()) throw new InvalidArgumentError(`Cannot write "${out}": folder "${dirname(out)}" does not exist`);
-  const temp = join(dirname(out), `${TEMP_PREFIX}${basename(out)}.${process.pid}.tmp`);
+  if ((await stat(out).catch(() => undefined))?.isDirectory()) throw new InvalidArgumentError(`Cannot write "${out}": it is a folder`);
+  const temp = join(dirname(out), `${INTERNAL_PREFIX}${basename(out)}.${process.pid}.tmp`);
   const pack = tar.pack();
   const written = pipeline(Readable.from(pack), createGzip(), createWriteStream(temp));
+  // The file may fail at any time (no space, no permission): every wait below also ends then.
+  const failed = written.then(
+    () => new Promise<never>(() => {}),
+    (err: unknown) => Promise.reject(writeError(out, err)),
+  );
+  failed.catch(() => {});
+  const step = <T>(work: Promise<T>): Promise<T> => Promise.race([work, failed]);
   const progress = startProgress(opts.io, 'export', scans.length === 1 ? { bytes: true } : { total: scans.length });
   let bytes = 0;
   let entries = 0;
   try {
     if (opts.marker) {
-      await addEntry(pack, { name: MARKER_KEY, size: 0, mode: 0o644 });
+      await step(addEntry(pack, { name: MARKER_KEY, size: 0, mode: 0o644 }));
       entries++;
     }
     for (const [i, scan] of scans.entries()) {
-      const objects = await scanObjects(db, scan, signal);
-      const total = objects.reduce((n, o) => n + o.size, 0);
+      const snapshot = await step(snapshotScan(db.backend, scan, signal));
+      const objects = [{ key: `${scan}/`, size: 0, etag: 'folder' }, ...snapshot.objects.filter((o) => o.key !== `${scan}/`)].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      const total = objects.reduce((n, o) => n + o.size, 0) + (snapshot.index?.meta.size ?? 0);
+      const vanished = new Set<string>();
       let done = 0;
       for (const object of objects) {
         throwIfAborted(signal);
-        await addObject(db, pack, object, signal);
+        if (await step(addObject(db, pack, object, signal))) entries++;
+        else vanished.add(object.key);
         done += object.size;
-        entries++;
         if (scans.length === 1) progress.update(done, total, object.key);
+      }
+      // The index last, as read before the listing: it lists only what the archive holds.
+      const index = indexForCopy(snapshot, vanished);
+      if (index) {
+        await step(addEntry(pack, { name: keys.index(scan), size: index.byteLength, mode: 0o644, mtime: snapshot.index!.meta.mtime ?? new Date() }, index));
+        entries++;
       }
       bytes += total;
       if (scans.length > 1) progress.update(i + 1, scans.length, scan);
     }
     pack.finalize();
-    await written;
-    await rename(temp, out);
+    await written.catch((err: unknown) => Promise.reject(writeError(out, err)));
+    await rename(temp, out).catch((err: unknown) => Promise.reject(writeError(out, err)));
   } catch (err) {
     pack.destroy(err as Error);
     await written.catch(() => {});
     await rm(temp, { force: true });
-    // File system errors name our temporary file: name the archive instead.
-    const code = (err as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && code.startsWith('E')) throw new StorageError(`Cannot write "${out}": ${code}`, { cause: err });
-    throw err;
+    throw writeError(out, err);
   } finally {
     progress.stop();
   }
   return { scans, entries, bytes };
 }
 
-/** One stored object as an archive entry: folders as folders, small files buffered, large ones streamed. */
-async function addObject(db: RomiDB, pack: tar.Pack, object: ObjectMeta, signal?: AbortSignal): Promise<void> {
+/**
+ * One stored object as an archive entry: folders as folders, small files buffered, large ones
+ * streamed. False when it no longer exists (a writer deleted it since the listing).
+ */
+async function addObject(db: RomiDB, pack: tar.Pack, object: ObjectMeta, signal?: AbortSignal): Promise<boolean> {
   const mtime = object.mtime ?? new Date();
   if (object.key.endsWith('/')) {
     await addEntry(pack, { name: object.key, type: 'directory', mode: 0o755, mtime });
-  } else if (object.size <= BUFFER_LIMIT) {
-    const { bytes, meta } = await db.backend.get(object.key, { signal });
-    await addEntry(pack, { name: object.key, size: meta.size, mode: 0o644, mtime }, bytes);
-  } else {
-    // The header needs the size: it is the size of the very version being streamed.
-    const { stream, meta } = await db.backend.getStream(object.key, { signal });
-    await addEntry(pack, { name: object.key, size: meta.size, mode: 0o644, mtime }, stream as unknown as AsyncIterable<Uint8Array>);
+    return true;
+  }
+  try {
+    if (object.size <= BUFFER_LIMIT) {
+      const { bytes, meta } = await db.backend.get(object.key, { signal });
+      await addEntry(pack, { name: object.key, size: meta.size, mode: 0o644, mtime }, bytes);
+    } else {
+      // The header needs the size: it is the size of the very version being streamed.
+      const { stream, meta } = await db.backend.getStream(object.key, { signal });
+      await addEntry(pack, { name: object.key, size: meta.size, mode: 0o644, mtime }, stream as unknown as AsyncIterable<Uint8Array>);
+    }
+    return true;
+  } catch (err) {
+    if (isRomiError(err, ErrorCodes.NOT_FOUND)) return false;
+    throw err;
   }
 }
 
 // ---------------------------------------------------------------- import
+
+/** Bounds on what an archive may write (defaults no real scan reaches; options raise them). */
+export interface ImportLimits {
+  /** Total bytes of the entries (default 1 TiB). */
+  maxBytes: number;
+  /** Total bytes of the entries per byte of the archive file, above 64 MiB in all (default 200). */
+  maxRatio: number;
+  /** Bytes of one files.json or metadata JSON entry, which are read whole (default 256 MiB). */
+  maxJsonBytes: number;
+}
+
+export const DEFAULT_IMPORT_LIMITS: ImportLimits = { maxBytes: 2 ** 40, maxRatio: 200, maxJsonBytes: 256 << 20 };
+/** Archives expanding to less than this are never refused for their ratio (tiny archives compress well). */
+const RATIO_FLOOR = 64 << 20;
 
 export interface ImportResult {
   scans: string[];
@@ -207,8 +254,10 @@ function entryProblem(entry: RawEntry): string | undefined {
   if (entry.name.startsWith('/') || /^[A-Za-z]:/.test(entry.name)) return 'an absolute path';
   const path = entryPath(entry.name);
   if (path === '') return undefined;
-  if (path.split('/').some((s) => s === '..')) return 'a ".." segment';
-  if (path.split('/').some((s) => s.startsWith(TEMP_PREFIX))) return `a "${TEMP_PREFIX}" name (reserved for temporary files)`;
+  const segments = path.split('/');
+  if (segments.some((s) => s === '..')) return 'a ".." segment';
+  if (segments.some((s) => s.startsWith(INTERNAL_PREFIX))) return `a "${INTERNAL_PREFIX}" name (reserved for temporary files)`;
+  if (segments.some((s) => Buffer.byteLength(s) > 255)) return 'a name longer than 255 bytes (too long for a file system)';
   const problem = keyProblem(entry.type === 'directory' ? `${path}/` : path);
   return problem === undefined ? undefined : `not a valid key (${problem})`;
 }
@@ -225,7 +274,9 @@ async function isGzip(path: string): Promise<boolean> {
 
 /**
  * The entries of a (possibly gzipped) tar file, one at a time: the caller must read or drain
- * each entry before asking for the next. `onRead` reports compressed bytes read.
+ * each entry before asking for the next. `onRead` reports compressed bytes read. One pipeline
+ * joins the stages, so a failure anywhere ends the iteration with an error, and stopping early
+ * (an error in the caller, Ctrl-C) closes every stage.
  */
 async function* readTar(path: string, onRead?: (bytes: number) => void): AsyncGenerator<Entry> {
   const gzip = await isGzip(path);
@@ -237,28 +288,25 @@ async function* readTar(path: string, onRead?: (bytes: number) => void): AsyncGe
       done(null, chunk);
     },
   });
-  // The callback form of pipeline destroys every stage when one fails, so errors reach the loop below.
-  const stages: NodeJS.ReadWriteStream[] = gzip ? [counter, createGunzip()] : [counter];
-  const input = pipelineCb([createReadStream(path), ...stages], () => {}) as unknown as Readable;
-  const feeding = (async () => {
-    try {
-      for await (const chunk of input) {
-        if (!extract.write(chunk as Buffer)) await waitDrain(extract);
-      }
-      extract.end(undefined);
-    } catch (err) {
-      extract.destroy(new InvalidArgumentError(`Cannot read archive "${path}": ${(err as Error).message}`));
-    }
-  })();
+  let failure: Error | undefined;
+  const finished = new Promise<void>((resolve) => {
+    pipelineCb([createReadStream(path), counter, ...(gzip ? [createGunzip()] : []), extract], (err) => {
+      failure ??= err ?? undefined;
+      resolve();
+    });
+  });
+  const unreadable = (err: unknown) => new InvalidArgumentError(`Cannot read archive "${path}": ${(err as Error).message}`);
+  let complete = false;
   try {
     yield* extract as unknown as AsyncIterable<Entry>;
+    complete = true;
   } catch (err) {
-    throw err instanceof InvalidArgumentError ? err : new InvalidArgumentError(`Cannot read archive "${path}": ${(err as Error).message}`);
+    throw unreadable(failure ?? err);
   } finally {
-    input.destroy();
-    extract.destroy(undefined);
-    await feeding;
+    if (!complete) extract.destroy();
+    await finished;
   }
+  if (failure) throw unreadable(failure);
 }
 
 async function drain(entry: AsyncIterable<unknown>): Promise<void> {
@@ -272,17 +320,33 @@ interface Plan {
   root: string;
   scans: string[];
   skipped: Set<string>;
+  /** Bytes the import writes. */
+  bytes: number;
 }
 
+function refuse(path: string, why: string): InvalidArgumentError {
+  return new InvalidArgumentError(`Refusing archive "${path}": ${why}; nothing was imported`);
+}
+
+const isJsonEntry = (rel: string, top: string): boolean => rel === `${top}/${INDEX_NAME}` || (rel.startsWith(`${top}/${METADATA_DIR}/`) && rel.endsWith('.json'));
+
 /** Pass 1: reads every header, validates it, and decides what goes where. Writes nothing. */
-async function planImport(db: RomiDB, path: string, signal?: AbortSignal): Promise<{ plan: Plan; entries: RawEntry[] }> {
+async function planImport(db: RomiDB, path: string, archiveSize: number, limits: ImportLimits, signal?: AbortSignal): Promise<{ plan: Plan; entries: RawEntry[] }> {
   const entries: RawEntry[] = [];
+  const cap = Math.min(limits.maxBytes, Math.max(RATIO_FLOOR, limits.maxRatio * archiveSize));
+  let total = 0;
   for await (const entry of readTar(path)) {
     throwIfAborted(signal);
     const { name, type, size } = entry.header;
     const raw = { name, type: type ?? 'unknown', size: size ?? 0 };
     const problem = entryProblem(raw);
-    if (problem !== undefined) throw new InvalidArgumentError(`Refusing archive "${path}": entry "${name}" is ${problem}; nothing was imported`);
+    if (problem !== undefined) throw refuse(path, `entry "${name}" is ${problem}`);
+    total += raw.size;
+    // Refused at the header that passes the limit, before its bytes are inflated.
+    if (total > cap) {
+      const limit = cap === limits.maxBytes ? `the limit of ${formatBytes(limits.maxBytes)} (--max-size)` : `${limits.maxRatio}× the archive's ${formatBytes(archiveSize)} (--max-ratio)`;
+      throw refuse(path, `its entries hold more than ${formatBytes(total)} (at "${name}"), over ${limit}`);
+    }
     entries.push(raw);
     await drain(entry);
   }
@@ -299,7 +363,9 @@ async function planImport(db: RomiDB, path: string, signal?: AbortSignal): Promi
   const scans = new Set<string>();
   const isScan = new Set<string>();
   const skipped = new Set<string>();
-  const seen = new Set<string>();
+  const files = new Set<string>();
+  const folders = new Set<string>();
+  let bytes = 0;
   for (const e of entries) {
     const full = entryPath(e.name);
     if (full === '' || `${full}/` === root) continue;
@@ -313,41 +379,80 @@ async function planImport(db: RomiDB, path: string, signal?: AbortSignal): Promi
       skipped.add(`${top}/`);
       continue;
     }
-    if (rest.length === 0 && e.type !== 'directory') throw new InvalidArgumentError(`Refusing archive "${path}": "${e.name}" is a file outside any scan folder; nothing was imported`);
+    if (rest.length === 0 && e.type !== 'directory') throw refuse(path, `"${e.name}" is a file outside any scan folder`);
     const problem = idProblem('scan', top);
-    if (problem !== undefined) throw new InvalidArgumentError(`Refusing archive "${path}": "${top}" is not a valid scan id (${problem}); nothing was imported`);
-    if (e.type !== 'directory') {
-      if (seen.has(rel)) throw new InvalidArgumentError(`Refusing archive "${path}": "${e.name}" appears twice; nothing was imported`);
-      seen.add(rel);
+    if (problem !== undefined) throw refuse(path, `"${top}" is not a valid scan id (${problem})`);
+    if (e.type === 'directory') {
+      folders.add(rel);
+    } else {
+      if (files.has(rel)) throw refuse(path, `"${e.name}" appears twice`);
+      files.add(rel);
+      if (isJsonEntry(rel, top!) && e.size > limits.maxJsonBytes) {
+        throw refuse(path, `"${e.name}" is a JSON file of ${formatBytes(e.size)}, over the limit of ${formatBytes(limits.maxJsonBytes)} (--max-json-size)`);
+      }
+      bytes += e.size;
     }
+    for (let i = rel.indexOf('/'); i > 0; i = rel.indexOf('/', i + 1)) folders.add(rel.slice(0, i));
     scans.add(top!);
     if (rel === `${top}/${INDEX_NAME}` || rel === `${top}/${METADATA_DIR}` || rel.startsWith(`${top}/${METADATA_DIR}/`)) isScan.add(top!);
   }
+  for (const file of files) {
+    if (folders.has(file)) throw refuse(path, `"${file}" is both a file and a folder`);
+  }
   for (const scan of scans) {
-    if (!isScan.has(scan)) throw new InvalidArgumentError(`Refusing archive "${path}": folder "${scan}" is not a scan (no ${INDEX_NAME} nor ${METADATA_DIR}/); nothing was imported`);
+    if (!isScan.has(scan)) throw refuse(path, `folder "${scan}" is not a scan (no ${INDEX_NAME} nor ${METADATA_DIR}/)`);
   }
   if (scans.size === 0) throw new InvalidArgumentError(`Archive "${path}" holds no scan`);
-  // Refuse scans that exist, and folders holding anything at all (leftovers of another import).
+  // Refuse scans that exist, and folders holding anything at all.
   for (const scan of [...scans].sort()) {
     if (await db.hasScan(scan, { signal })) throw new ScanExistsError(scan);
-    for await (const _ of db.backend.list(`${scan}/`, { signal })) throw new ScanExistsError(scan);
+    for await (const entry of db.backend.list(`${scan}/`, { signal })) {
+      if (!entry.key.endsWith('/')) throw new OccupiedError(`scan "${scan}"`, entry.key);
+    }
+    if (await db.backend.head(keys.pending(scan), { signal })) throw new OccupiedError(`scan "${scan}"`, keys.pending(scan));
   }
-  return { plan: { root, scans: [...scans].sort(), skipped }, entries };
+  await assertFreeSpace(db, bytes);
+  return { plan: { root, scans: [...scans].sort(), skipped, bytes }, entries };
+}
+
+/** On a local file system, the import must fit in the free space. */
+async function assertFreeSpace(db: RomiDB, bytes: number): Promise<void> {
+  const marker = db.backend.localPath?.(MARKER_KEY);
+  if (marker === undefined) return;
+  const fs = await statfs(dirname(marker)).catch(() => undefined);
+  if (fs === undefined) return;
+  const free = fs.bavail * fs.bsize;
+  if (bytes > free) throw new StorageError(`Cannot import: the archive holds ${formatBytes(bytes)} and ${db.url} has ${formatBytes(free)} free; nothing was imported`);
 }
 
 /** Imports the scans of the archive at `path` into `db` (connected as writer). */
-export async function importArchive(db: RomiDB, path: string, opts: ArchiveOptions): Promise<ImportResult> {
+export async function importArchive(db: RomiDB, path: string, opts: ArchiveOptions & { limits?: Partial<ImportLimits> }): Promise<ImportResult> {
   const { signal } = opts;
-  const size = (await stat(path).catch(() => undefined))?.size;
-  if (size === undefined) throw new InvalidArgumentError(`Cannot read archive "${path}": no such file`);
-  const { plan, entries } = await planImport(db, path, signal);
+  const limits = { ...DEFAULT_IMPORT_LIMITS, ...opts.limits };
+  const info = await stat(path).catch(() => undefined);
+  if (info === undefined) throw new InvalidArgumentError(`Cannot read archive "${path}": no such file`);
+  if (!info.isFile()) throw new InvalidArgumentError(`Cannot read archive "${path}": not a regular file`);
+  const size = info.size;
+  const { plan, entries } = await planImport(db, path, size, limits, signal);
   const what = { what: 'import an archive', signal };
   const importing = new Set(plan.scans);
+  const claimed: string[] = [];
   const indexes = new Map<string, Uint8Array>();
   const progress = startProgress(opts.io, 'import', { total: size, bytes: true });
   let bytes = 0;
   let i = 0;
   try {
+    // Each scan folder is claimed before anything is written in it (see check's incomplete-scan).
+    const claim = new TextEncoder().encode(JSON.stringify({ operation: 'import archive', archive: path, pid: process.pid, host: hostname(), started: new Date().toISOString() }));
+    for (const scan of plan.scans) {
+      try {
+        await db.write(keys.pending(scan), claim, { ...what, ifNoneMatch: '*' });
+      } catch (err) {
+        if (isRomiError(err, ErrorCodes.CONDITION_FAILED)) throw new OccupiedError(`scan "${scan}"`, keys.pending(scan));
+        throw err;
+      }
+      claimed.push(scan);
+    }
     for await (const entry of readTar(path, (n) => progress.update(n, size))) {
       throwIfAborted(signal);
       // The archive must be the one validated in pass 1.
@@ -377,8 +482,25 @@ export async function importArchive(db: RomiDB, path: string, opts: ArchiveOptio
       }
       bytes += entrySize;
     }
-    // Each scan's index last: it only lists data that is already stored.
-    for (const [scan, data] of indexes) await db.write(`${scan}/${INDEX_NAME}`, data, what);
+    if (i !== entries.length) throw new InvalidArgumentError(`Archive "${path}" changed while it was being imported (it ended early)`);
+    // Each scan's index last: it only lists data that is already stored. Then the claim goes.
+    for (const scan of plan.scans) {
+      const index = indexes.get(scan);
+      if (index) await db.write(keys.index(scan), index, what);
+      db.assertWritable('import an archive');
+      await db.backend.delete(keys.pending(scan));
+    }
+  } catch (err) {
+    // Everything in a claimed folder was written by this import: take it all back.
+    for (const scan of claimed) {
+      try {
+        db.assertWritable('undo an archive import');
+        await db.backend.delete(keys.scanFolder(scan));
+      } catch {
+        break;
+      }
+    }
+    throw err;
   } finally {
     progress.stop();
   }

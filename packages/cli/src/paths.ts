@@ -17,6 +17,7 @@ export function parseDbPath(path: string | undefined, min: 0 | 1 | 2 | 3, max: 1
   }
   const parts = path.replace(/\/+$/, '').split('/');
   if (parts.some((p) => p === '')) throw new UsageError(`invalid path "${path}": empty segment`);
+  if (parts.some((p) => p === '.' || p === '..')) throw new UsageError(`invalid path "${path}": "." and ".." are not ids`);
   if (parts.length < min || parts.length > max) {
     const forms = ['scan', 'scan/fileset', 'scan/fileset/file'].slice(Math.max(min, 1) - 1, max);
     throw new UsageError(`invalid path "${path}": expected ${forms.join(' or ')}`);
@@ -60,4 +61,14 @@ export function parsePositiveInt(text: string, what: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} must be a whole number ≥ 1, got "${text}"`);
   return n;
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+
+/** A size in bytes: "500000", "64M", "2G", "1T" (binary units). */
+export function parseSize(text: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(text.trim());
+  const n = m ? Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]! : NaN;
+  if (!Number.isFinite(n) || n < 1) throw new UsageError(`${what} must be a size such as 500000, 64M or 2G, got "${text}"`);
+  return Math.floor(n);
 }

@@ -93,7 +93,7 @@ describe('import images', () => {
     const check = await run(['--json', 'check']);
     const report = JSON.parse(check.out);
     const kinds = new Set(report.problems.map((p: { kind: string }) => p.kind));
-    for (const kind of kinds) expect(['unlisted-file', 'unlisted-fileset', 'orphan-metadata', 'stale-lock']).toContain(kind);
+    for (const kind of kinds) expect(['unlisted-file', 'unlisted-fileset', 'orphan-metadata', 'stale-lock', 'temp-file']).toContain(kind);
     const listed = (await run(['--json', 'ls', 'big/images'])).out;
     const stored = (await readdir(images)).filter((n) => n.endsWith('.png')).length;
     // Whatever files.json lists is stored; what is stored and not listed is reported.

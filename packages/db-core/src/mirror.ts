@@ -8,13 +8,18 @@
  *   (a run killed halfway) are compared by content before being copied again.
  * - Ordered: data and metadata first, files.json of a scan last, deletions after that, so a
  *   reader of `dst` never sees an index entry whose data is not there yet.
+ * - Consistent beside a writer: each scan's files.json is read before its listing and that
+ *   very version is copied (see snapshot.ts), so the copy's index lists only copied data.
+ * - A scan new to `dst` is claimed with a pending marker until its files.json is written: a
+ *   killed run leaves a folder that check() reports, and the next run finishes it.
  * - Reads `src` read-only and holds `dst`'s writer lock for the whole run.
  */
 import { createHash } from 'node:crypto';
 import type { Backend, ObjectMeta } from './backend.js';
 import { RomiDB } from './db.js';
-import { ErrorCodes, InvalidArgumentError, isRomiError, throwIfAborted } from './errors.js';
-import { INDEX_NAME } from './layout.js';
+import { ErrorCodes, InvalidArgumentError, isRomiError, OccupiedError, throwIfAborted } from './errors.js';
+import { INDEX_NAME, keys, METADATA_DIR } from './layout.js';
+import { indexForCopy, snapshotScan } from './snapshot.js';
 import { openDB } from './registry.js';
 import type { DB } from './types.js';
 import { mapLimit, utf8 } from './util.js';
@@ -44,6 +49,11 @@ export interface MirrorResult {
   skipped: number;
   deleted: number;
   bytes: number;
+  /**
+   * Source keys not copied because another source key uses the same name as a folder
+   * ("s/a" and "s/a/b": possible in object storage, not on a file system).
+   */
+  conflicts: string[];
 }
 
 interface ManifestEntry {
@@ -88,6 +98,21 @@ async function listObjects(backend: Backend, prefix: string, signal?: AbortSigna
   return out;
 }
 
+/** A source object to copy (buffered when small), or undefined when it no longer exists. */
+async function readSource(from: Backend, meta: ObjectMeta, signal?: AbortSignal): Promise<{ body: Uint8Array | ReadableStream<Uint8Array>; meta: ObjectMeta } | undefined> {
+  try {
+    if (meta.size <= BUFFER_LIMIT) {
+      const stored = await from.get(meta.key, { signal });
+      return { body: stored.bytes, meta: stored.meta };
+    }
+    const { stream, meta: current } = await from.getStream(meta.key, { signal });
+    return { body: stream, meta: current };
+  } catch (err) {
+    if (isRomiError(err, ErrorCodes.NOT_FOUND)) return undefined;
+    throw err;
+  }
+}
+
 async function sameContent(src: Backend, dst: Backend, key: string, signal?: AbortSignal): Promise<boolean> {
   const digest = async (b: Backend): Promise<string> => {
     const hash = createHash('sha256');
@@ -103,7 +128,7 @@ export async function mirror(srcDb: DB | string, dstDb: DB | string, opts: Mirro
   const signal = opts.signal;
   const concurrency = Math.max(1, opts.concurrency ?? 8);
   const progress = opts.onProgress ?? (() => {});
-  const result: MirrorResult = { copied: 0, skipped: 0, deleted: 0, bytes: 0 };
+  const result: MirrorResult = { copied: 0, skipped: 0, deleted: 0, bytes: 0, conflicts: [] };
 
   const src = await asRomiDB(srcDb, true, signal);
   let dst: { db: RomiDB; owned: boolean } | undefined;
@@ -129,8 +154,28 @@ export async function mirror(srcDb: DB | string, dstDb: DB | string, opts: Mirro
       throwIfAborted(signal);
       const prefix = `${scan}/`;
       const manifestKey = `${MANIFEST_ROOT}/${tag}/${scan}.json`;
-      const [have, want] = await Promise.all([listObjects(to, prefix, signal), listObjects(from, prefix, signal)]);
+      const [have, snapshot] = await Promise.all([listObjects(to, prefix, signal), snapshotScan(from, scan, signal)]);
+      const indexKey = `${prefix}${INDEX_NAME}`;
+      const want = new Map(snapshot.objects.map((o) => [o.key, o]));
+      if (snapshot.index) want.set(indexKey, snapshot.index.meta);
+      const folders = new Set<string>();
+      for (const key of want.keys()) {
+        for (let i = key.indexOf('/'); i >= 0 && i < key.length - 1; i = key.indexOf('/', i + 1)) folders.add(key.slice(0, i));
+      }
+      for (const key of [...want.keys()]) {
+        if (!key.endsWith('/') && folders.has(key)) {
+          want.delete(key);
+          result.conflicts.push(key);
+        }
+      }
       progress({ phase: 'list', loaded: want.size, key: prefix });
+      // A scan new to dst: claim its folder (it must hold nothing else) until files.json is written.
+      const claimed = !opts.dryRun && !(have.has(indexKey) || [...have.keys()].some((k) => k.startsWith(`${prefix}${METADATA_DIR}/`)));
+      if (claimed && !(await to.head(keys.pending(scan), { signal }))) {
+        const foreign = [...have.keys()].find((k) => !k.endsWith('/'));
+        if (foreign !== undefined) throw new OccupiedError(`scan "${scan}" in ${to.url}`, foreign);
+        await write.write(keys.pending(scan), utf8.encode(JSON.stringify({ operation: 'mirror', source: from.url, started: new Date().toISOString() })), { ifNoneMatch: '*', signal, what: 'mirror' });
+      }
       let manifest: Manifest = { source: from.url, entries: {} };
       try {
         const parsed = JSON.parse(utf8.decode((await to.get(manifestKey, { signal })).bytes)) as Manifest;
@@ -165,12 +210,13 @@ export async function mirror(srcDb: DB | string, dstDb: DB | string, opts: Mirro
         }
         toCopy.push(meta);
       }
-      const indexKey = `${prefix}${INDEX_NAME}`;
       const first = toCopy.filter((m) => m.key !== indexKey);
       const last = toCopy.filter((m) => m.key === indexKey);
       const total = toCopy.length;
       let loaded = 0;
       let sinceSave = 0;
+      /** Source data that vanished (a writer deleted it) between the listing and its copy. */
+      const vanished = new Set<string>();
 
       const copy = async (meta: ObjectMeta): Promise<void> => {
         throwIfAborted(signal);
@@ -178,14 +224,19 @@ export async function mirror(srcDb: DB | string, dstDb: DB | string, opts: Mirro
           let etag: string;
           if (meta.key.endsWith('/')) {
             etag = await write.write(meta.key, new Uint8Array(), { signal, what: 'mirror' });
-          } else if (meta.size <= BUFFER_LIMIT) {
-            const stored = await from.get(meta.key, { signal });
-            etag = await write.write(meta.key, stored.bytes, { signal, what: 'mirror' });
-            meta = stored.meta;
+          } else if (meta.key === indexKey) {
+            // The version read before the listing, not the newest: it lists only copied data.
+            const bytes = indexForCopy(snapshot, vanished)!;
+            etag = await write.write(meta.key, bytes, { signal, what: 'mirror' });
+            if (bytes !== snapshot.index!.bytes) meta = { ...meta, etag: '' };
           } else {
-            const { stream, meta: current } = await from.getStream(meta.key, { signal });
-            etag = await write.write(meta.key, stream, { signal, size: current.size, what: 'mirror' });
-            meta = current;
+            const source = await readSource(from, meta, signal);
+            if (!source) {
+              vanished.add(meta.key);
+              return;
+            }
+            etag = await write.write(meta.key, source.body, { signal, size: source.meta.size, what: 'mirror' });
+            meta = source.meta;
           }
           if (!meta.key.endsWith('/')) manifest.entries[meta.key] = { size: meta.size, source: meta.etag, copy: etag };
           if (++sinceSave >= 500) {
@@ -199,6 +250,10 @@ export async function mirror(srcDb: DB | string, dstDb: DB | string, opts: Mirro
       };
       await mapLimit(first, concurrency, copy, signal);
       for (const meta of last) await copy(meta);
+      if (claimed) {
+        write.assertWritable('mirror');
+        await to.delete(keys.pending(scan), { signal });
+      }
 
       if (opts.delete) {
         // A folder still holding wanted keys stays, even if the source has no marker for it.

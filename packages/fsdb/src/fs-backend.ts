@@ -351,6 +351,7 @@ export class FsBackend implements Backend {
         await this.#p.rename(temp, path);
       } catch (err) {
         await this.#p.unlink(temp).catch(() => {});
+        if (errno(err) === 'EISDIR' || errno(err) === 'ENOTEMPTY') throw new InvalidKeyError(key, 'a folder is stored at this key');
         throw this.#wrap(err, key);
       }
     };

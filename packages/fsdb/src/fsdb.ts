@@ -1,7 +1,7 @@
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError, MARKER_KEY, LOCK_NAME, registerScheme, RomiDB, type RomiDBOptions } from '@romi/db-core';
+import { InvalidArgumentError, MARKER_KEY, LOCK_NAME, registerScheme, RomiDB, StorageError, type RomiDBOptions } from '@romi/db-core';
 import { FsBackend, type FsBackendOptions } from './fs-backend.js';
 
 export interface FSDBOptions extends RomiDBOptions, Omit<FsBackendOptions, 'url'> {}
@@ -20,11 +20,21 @@ export class FSDB extends RomiDB {
   /** Creates the folder (if needed) and the `romidb` marker; returns the (unconnected) database. */
   static async init(path: string, opts: FSDBOptions = {}): Promise<FSDB> {
     const root = resolve(path);
-    await mkdir(root, { recursive: true });
-    const info = await stat(`${root}/${MARKER_KEY}`).catch(() => undefined);
-    if (!info) await writeFile(`${root}/${MARKER_KEY}`, '', { flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
+    try {
+      await mkdir(root, { recursive: true });
+      const info = await stat(`${root}/${MARKER_KEY}`).catch(() => undefined);
+      if (info && !info.isFile()) throw new InvalidArgumentError(`Cannot make "${root}" a database: "${MARKER_KEY}" there is not a file`);
+      if (!info) {
+        await writeFile(`${root}/${MARKER_KEY}`, '', { flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EEXIST') throw err;
+        });
+      }
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTDIR') throw new InvalidArgumentError(`Cannot make "${root}" a database: it, or a folder above it, is a file`);
+      if (typeof code === 'string') throw new StorageError(`Cannot make "${root}" a database: ${code}`, { cause: err });
+      throw err;
+    }
     return new FSDB(root, opts);
   }
 

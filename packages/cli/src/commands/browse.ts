@@ -1,7 +1,7 @@
 /** Reading commands: ls, info, cat. They connect read-only, so they run beside a writer. */
 import type { Command } from 'commander';
-import { keys, type Backend, type Fileset, type Query } from '@romi/db-core';
-import type { Context } from '../context.js';
+import { assertQuery, keys, type Backend, type Fileset, type Query } from '@romi/db-core';
+import { UsageError, type Context } from '../context.js';
 import { formatBytes, writeChunk } from '../output.js';
 import { parseDbPath, parseJsonObject } from '../paths.js';
 
@@ -20,6 +20,11 @@ export function registerBrowse(program: Command, ctx: Context): void {
     .action(async (path: string | undefined, opts: ListOptions) => {
       const where = parseDbPath(path, 0, 2);
       const query: Query | undefined = opts.query === undefined ? undefined : parseJsonObject(opts.query, '--query');
+      try {
+        assertQuery(query, !!opts.fuzzy);
+      } catch (err) {
+        throw new UsageError(`--query: ${(err as Error).message}`);
+      }
       const filter = { query, fuzzy: !!opts.fuzzy, signal: ctx.signal };
       const db = await ctx.open();
       if (!where.scan) {

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { LOCK_NAME, MARKER_KEY, NotADatabaseError, NotSupportedError, type Problem } from '@romi/db-core';
 import { FSDB } from '@romi/fsdb';
 import { UsageError, type Context } from '../context.js';
+import { parseDbPath } from '../paths.js';
 
 function describe(p: Problem): string {
   const where = p.key ?? [p.scan, p.fileset, p.file].filter(Boolean).join('/');
@@ -16,6 +17,7 @@ export function registerCheck(program: Command, ctx: Context): void {
     .option('--fix', 're-index unlisted files and filesets, drop entries whose data is gone (files.json backed up); never deletes data')
     .option('--scan <id...>', 'only these scans')
     .action(async (opts: { fix?: boolean; scan?: string[] }) => {
+      for (const scan of opts.scan ?? []) parseDbPath(scan, 1, 1);
       // A plain check is read-only, so it can run while a writer works.
       const db = await ctx.open({ write: !!opts.fix });
       const report = await db.check({ fix: !!opts.fix, scans: opts.scan, signal: ctx.signal });

@@ -11,9 +11,9 @@ import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { idProblem, InvalidArgumentError, mapLimit, type Fileset, type Metadata, type RomiDB, type Scan } from '@romi/db-core';
 import { UsageError, type Context } from '../context.js';
-import { importArchive } from '../archive.js';
+import { DEFAULT_IMPORT_LIMITS, importArchive, type ImportLimits } from '../archive.js';
 import { formatBytes } from '../output.js';
-import { parseDbPath, parseJsonObject, readJsonObjectFile } from '../paths.js';
+import { parseDbPath, parseJsonObject, parsePositiveInt, parseSize, readJsonObjectFile } from '../paths.js';
 import { startProgress } from '../progress.js';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
@@ -41,7 +41,8 @@ async function localFiles(folder: string, keep: (name: string) => boolean): Prom
   const byId = new Map<string, string>();
   for (const name of names) {
     const path = join(folder, name);
-    const info = await stat(path);
+    const info = await stat(path).catch(() => undefined);
+    if (!info) continue;
     if (!info.isFile()) continue;
     const ext = extname(name);
     const id = name.slice(0, name.length - ext.length);
@@ -55,6 +56,16 @@ async function localFiles(folder: string, keep: (name: string) => boolean): Prom
   return files;
 }
 
+/** The bytes of a local file to import; an unreadable one is a typed error naming it. */
+async function readLocal(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InvalidArgumentError(`Cannot read "${path}": ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? (err as Error).message)}`);
+  }
+}
+
 /** Writes `files` into `fileset` chunk by chunk (one index write per chunk). */
 async function importChunks(ctx: Context, fileset: Fileset, files: LocalFile[], title: string): Promise<void> {
   const progress = startProgress(ctx.io, title, { total: files.length });
@@ -65,7 +76,7 @@ async function importChunks(ctx: Context, fileset: Fileset, files: LocalFile[], 
       let bytes = 0;
       while (end < files.length && end - done < CHUNK_FILES && (end === done || bytes + files[end]!.size <= CHUNK_BYTES)) bytes += files[end++]!.size;
       const chunk = files.slice(done, end);
-      const items = await mapLimit(chunk, 8, async (f) => ({ id: f.id, ext: f.ext, data: await readFile(f.path) }), ctx.signal);
+      const items = await mapLimit(chunk, 8, async (f) => ({ id: f.id, ext: f.ext, data: await readLocal(f.path) }), ctx.signal);
       await fileset.createFiles(items, { signal: ctx.signal });
       done = end;
       progress.update(done, files.length, chunk[chunk.length - 1]!.id);
@@ -164,10 +175,17 @@ export function registerImport(program: Command, ctx: Context): void {
       if (!info?.isFile()) throw new UsageError(`"${path}" is not a readable regular file`);
       const id = opts.id ?? basename(path, extname(path));
       const db = await ctx.open({ write: true });
-      const { scan } = await getOrCreateScan(db, where.scan!);
-      const fileset = (await scan.hasFileset(where.fileset!)) ? await scan.getFileset(where.fileset!) : await scan.createFileset(where.fileset!);
-      const file = await fileset.createFile(id, { metadata });
-      await undoOnFailure(ctx, () => fileset.deleteFile(id), () => file.importFile(path, { signal: ctx.signal }));
+      const { scan, created } = await getOrCreateScan(db, where.scan!);
+      const newFileset = !(await scan.hasFileset(where.fileset!));
+      // Only what this command created is removed if it fails.
+      const undo = async () => {
+        if (created) return db.deleteScan(scan.id);
+        if (newFileset) return scan.deleteFileset(where.fileset!);
+        if (await fileset.hasFile(id)) await fileset.deleteFile(id);
+      };
+      const fileset = newFileset ? await undoOnFailure(ctx, undo, () => scan.createFileset(where.fileset!)) : await scan.getFileset(where.fileset!);
+      const file = await undoOnFailure(ctx, undo, () => fileset.createFile(id, { metadata }));
+      await undoOnFailure(ctx, undo, () => file.importFile(path, { signal: ctx.signal }));
       ctx.out.result({ scan: scan.id, fileset: fileset.id, file: id, filename: file.filename, bytes: info.size }, () => `${scan.id}/${fileset.id}/${file.filename}: ${formatBytes(info.size)}`);
     });
 
@@ -175,9 +193,16 @@ export function registerImport(program: Command, ctx: Context): void {
     .command('archive')
     .description('the scans of a .tar.gz archive (made by "romidb export" or by tar from a database folder)')
     .argument('<archive>')
-    .action(async (path: string) => {
+    .option('--max-size <bytes>', `refuse archives whose entries hold more (default ${formatBytes(DEFAULT_IMPORT_LIMITS.maxBytes)}; suffixes K, M, G, T)`)
+    .option('--max-ratio <n>', `refuse archives expanding to more than n times their size (default ${DEFAULT_IMPORT_LIMITS.maxRatio})`)
+    .option('--max-json-size <bytes>', `refuse larger files.json and metadata entries, which are read whole (default ${formatBytes(DEFAULT_IMPORT_LIMITS.maxJsonBytes)})`)
+    .action(async (path: string, opts: { maxSize?: string; maxRatio?: string; maxJsonSize?: string }) => {
+      const limits: Partial<ImportLimits> = {};
+      if (opts.maxSize !== undefined) limits.maxBytes = parseSize(opts.maxSize, '--max-size');
+      if (opts.maxRatio !== undefined) limits.maxRatio = parsePositiveInt(opts.maxRatio, '--max-ratio');
+      if (opts.maxJsonSize !== undefined) limits.maxJsonBytes = parseSize(opts.maxJsonSize, '--max-json-size');
       const db = await ctx.open({ write: true });
-      const result = await importArchive(db, resolve(path), { io: ctx.io, signal: ctx.signal });
+      const result = await importArchive(db, resolve(path), { io: ctx.io, signal: ctx.signal, limits });
       for (const p of result.problems) ctx.out.warn(`check: ${p.kind} ${p.key ?? p.scan ?? ''}: ${p.detail}`);
       if (result.problems.length > 0) ctx.exitCode = 1;
       ctx.out.result(result, () => `imported ${result.scans.length} scan(s) (${result.scans.join(', ')}): ${result.entries} entries, ${formatBytes(result.bytes)}`);

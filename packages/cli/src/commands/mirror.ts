@@ -46,6 +46,9 @@ export function registerMirror(program: Command, ctx: Context): void {
       } finally {
         progress.stop();
       }
+      // Keys an object store may hold but a file system cannot: said, and the run fails.
+      for (const key of result.conflicts) ctx.out.warn(`not copied: "${key}" is also the name of a folder in the source`);
+      if (result.conflicts.length > 0) ctx.exitCode = 1;
       const verb = opts.dryRun ? 'would copy' : 'copied';
       ctx.out.result(
         { ...result, dryRun: !!opts.dryRun, src: src.url, dst: dst.url },
