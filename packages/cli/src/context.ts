@@ -31,32 +31,105 @@ export interface GlobalOptions {
   debug?: boolean;
 }
 
-const SECRET_NAME = /secret|token|password|passwd|credential|signature|key/i;
+/** Parameter names that name a credential, in any case (X-Amz-Signature, sessionToken, password…). */
+const SECRET_NAME = /secret|token|pass|pwd|credential|sig|auth|key|session/i;
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+const SCHEME_SLASHES = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 
-/** A location fit to print: credentials a user put in it by mistake are masked. */
+/**
+ * A location fit to print. It is read as the URL grammar `scheme://userinfo@host/path?query#fragment`
+ * reads it, but generously, since a password may hold any character, raw or percent-encoded:
+ * - the user info ends at the LAST "@": a "/", "?", "#" or "@" before it is part of the password
+ *   (and if a parameter named like a secret comes before that "@", so is all after it);
+ * - a host that decodes to an "@" is a user info written %40, and is masked whole;
+ * - the parameters start at the first "?" or "&" after the host (the user info may have taken
+ *   the "?"); from a value named like a secret on, all is masked; any other value is decoded and
+ *   masked as a location itself (endpoint=https%3A%2F%2Fuser%3Apass%40host);
+ * - a fragment is masked whole: no location has one, and a "#" in a password starts it.
+ * A plain path (no scheme) cannot hold a credential and is printed as it is.
+ */
 export function redactLocation(location: string): string {
-  const maskUserInfo = (text: string) => text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, '$1***@');
-  let url: URL;
+  return SCHEME.test(location) ? maskUrl(location) : location;
+}
+
+function maskUrl(text: string): string {
+  const start = SCHEME_SLASHES.exec(text)?.[0].length ?? 0;
+  const at = text.lastIndexOf('@');
+  const userInfo = at >= start ? '***@' : '';
+  // A parameter named like a secret before the "@" may hold it: what follows is its value, masked too.
+  if (at >= start && text.slice(start, at).split(/[?&]/).slice(1).some(isNamedSecret)) return `${text.slice(0, start)}***@***`;
+  const rest = text.slice(Math.max(start, at + 1));
+  const hash = rest.indexOf('#');
+  const body = hash < 0 ? rest : rest.slice(0, hash);
+  const fragment = hash < 0 || hash === rest.length - 1 ? rest.slice(body.length) : '#***';
+  const query = body.search(/[?&]/);
+  const hostPath = query < 0 ? body : body.slice(0, query);
+  const host = hostPath.split('/')[0]!;
+  const params = query < 0 ? '' : body[query]! + maskQuery(body.slice(query + 1));
+  return text.slice(0, start) + userInfo + (decodeAll(host).includes('@') ? '***' : host) + hostPath.slice(host.length) + params + fragment;
+}
+
+/**
+ * name=value&…, a part without "=" continuing the value before it (a raw "&" in it). From a
+ * secret on, all is masked: a raw "&" in a secret cannot be told from the next parameter.
+ */
+function maskQuery(query: string): string {
+  const params: string[] = [];
+  for (const part of query.split('&')) {
+    if (!part.includes('=') && params.length > 0) params[params.length - 1] += `&${part}`;
+    else params.push(part);
+  }
+  const secret = params.findIndex(isSecret);
+  if (secret >= 0) params.splice(secret, Infinity, `${params[secret]!.split('=')[0]}=***`);
+  return params.map(maskValue).join('&');
+}
+
+function isNamedSecret(param: string): boolean {
+  return param.includes('=') && SECRET_NAME.test(decodeAll(param.slice(0, param.indexOf('='))));
+}
+
+/** A value named like a secret, or a URL that a raw "&" in its password cut short ("https://user:pa"). */
+function isSecret(param: string): boolean {
+  if (isNamedSecret(param)) return true;
+  const eq = param.indexOf('=');
+  const value = decodeAll(param.slice(eq + 1));
+  return eq >= 0 && SCHEME_SLASHES.test(value) && !URL.canParse(value);
+}
+
+/** Any other value is decoded and masked as a location itself (endpoint=https%3A%2F%2Fuser%3Apass%40host). */
+function maskValue(param: string): string {
+  const eq = param.indexOf('=');
+  if (eq < 0) return param;
+  const value = decodeAll(param.slice(eq + 1));
+  const masked = maskUrl(value);
+  return masked === value ? param : `${param.slice(0, eq + 1)}${encodeOrMask(masked)}`;
+}
+
+/** Decodes %XX escapes, a few rounds deep (double encoding), leaving malformed ones as they are. */
+function decodeAll(text: string): string {
+  for (let round = 0; round < 4; round++) {
+    const next = text.replace(/(?:%[0-9A-Fa-f]{2})+/g, decodeRun);
+    if (next === text) break;
+    text = next;
+  }
+  return text;
+}
+
+/** A run of escapes; when it is not UTF-8, its ASCII escapes (the delimiters) still decode. */
+function decodeRun(run: string): string {
   try {
-    url = new URL(location);
+    return decodeURIComponent(run);
   } catch {
-    // Unparseable: keep what cannot hold a secret (no user info, no query).
-    return maskUserInfo(location).replace(/\?.*$/, '?…');
+    return run.replace(/%[0-7][0-9A-Fa-f]/g, (e) => String.fromCharCode(parseInt(e.slice(1), 16)));
   }
-  let changed = false;
-  if (url.username || url.password) {
-    url.username = '***';
-    url.password = '';
-    changed = true;
+}
+
+function encodeOrMask(text: string): string {
+  try {
+    return encodeURIComponent(text);
+  } catch {
+    return '***'; // a lone surrogate
   }
-  for (const [name, value] of [...url.searchParams]) {
-    const masked = SECRET_NAME.test(name) ? '***' : maskUserInfo(value);
-    if (masked !== value) {
-      url.searchParams.set(name, masked);
-      changed = true;
-    }
-  }
-  return changed ? url.toString() : location;
 }
 
 /** Loads the backend package of a scheme, which registers it with openDB (core cannot import backends). */

@@ -30,14 +30,24 @@ export function registerScheme(scheme: string, opener: SchemeOpener): void {
   openers.set(scheme.endsWith(':') ? scheme : `${scheme}:`, opener);
 }
 
-/** Parses a database location: a URL, or a plain local path (made absolute). */
+/**
+ * Parses a database location: a URL, or a plain local path (made absolute). The errors never
+ * repeat the location, which may hold a password; only its scheme.
+ */
 export function parseDatabaseUrl(location: string): URL {
   if (typeof location !== 'string' || location.length === 0) throw new InvalidArgumentError('A database location is a non-empty URL or path');
   if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(location) || /^(memory|s3|file):/.test(location)) {
+    const scheme = location.slice(0, location.indexOf(':') + 1);
+    // Backends decode components later: a bad escape is refused here, typed, rather than as a URIError there.
+    try {
+      decodeURIComponent(location);
+    } catch {
+      throw new InvalidArgumentError(`Malformed percent-encoding in the ${scheme} URL: a "%" starts two hex digits, and the escapes decode as UTF-8 ("%" itself is written %25)`);
+    }
     try {
       return new URL(location);
     } catch {
-      throw new InvalidArgumentError(`Malformed database URL: ${location}`);
+      throw new InvalidArgumentError(`Malformed ${scheme} URL`);
     }
   }
   return pathToFileURL(location);

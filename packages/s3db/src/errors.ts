@@ -50,17 +50,30 @@ export function isAbort(err: unknown, signal?: AbortSignal): boolean {
   return signal?.aborted === true || (err as SdkErrorLike)?.name === 'AbortError';
 }
 
+function percentEncoded(text: string): string {
+  try {
+    return encodeURIComponent(text);
+  } catch {
+    return text; // a lone surrogate: no URL can carry it
+  }
+}
+
 /** Removes every known secret (and anything shaped like an AWS access key id) from a text. */
 export class Scrubber {
   #secrets = new Set<string>();
 
   add(...values: Array<string | undefined>): void {
-    for (const v of values) if (typeof v === 'string' && v.length >= 4) this.#secrets.add(v);
+    for (const v of values) {
+      if (typeof v !== 'string' || v.length < 4) continue;
+      // Also as a URL or a signed request would carry it.
+      for (const form of [v, percentEncoded(v)]) this.#secrets.add(form);
+    }
   }
 
   scrub(text: string): string {
     let out = text;
-    for (const s of this.#secrets) out = out.split(s).join('[redacted]');
+    // Longest first: a secret holding another must not be left in pieces.
+    for (const s of [...this.#secrets].sort((a, b) => b.length - a.length)) out = out.split(s).join('[redacted]');
     return out.replace(/\b(AKIA|ASIA|AIDA|AROA)[A-Z0-9]{12,}\b/g, '[redacted]');
   }
 }
