@@ -24,3 +24,18 @@ export class IoNotSupportedError extends NotSupportedError {
     this.format = format;
   }
 }
+
+/**
+ * A well-formed file that decodes to more than the reader's `maxBytes` allows (or than one
+ * array can hold). Code ROMI_NOT_SUPPORTED: the file is fine, the limit is ours; raise `maxBytes`.
+ */
+export class IoTooLargeError extends IoNotSupportedError {
+  /** The decoded bytes the file needs, and the limit they exceed. */
+  readonly size: number;
+  readonly maxBytes: number;
+  constructor(source: string, format: string, what: string, size: number, maxBytes: number, reason?: string) {
+    super(source, format, `${what} decodes to ${size} bytes, ${reason ?? `more than maxBytes (${maxBytes}); raise maxBytes to read it`}`);
+    this.size = size;
+    this.maxBytes = maxBytes;
+  }
+}

@@ -1,7 +1,9 @@
 import sharp from 'sharp';
 import { InvalidArgumentError, type File } from '@romi/db-core';
 import { IoCorruptError, IoNotSupportedError } from './errors.js';
-import { BYTES_NAME, loadSource, normalizeExt, saveToFile, type ReadOptions, type Source, type WriteOptions } from './source.js';
+import { MAX_DEFLATE_RATIO, checkMaxBytes, maxBytesOf, type DecodeOptions } from './limits.js';
+import { BYTES_NAME, loadSource, normalizeExt, saveToFile, type ArrayReadOptions, type Source, type WriteOptions } from './source.js';
+import { checkTiffForLibvips } from './tiff.js';
 
 /** Row-major pixels with interleaved channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA. */
 export interface Image {
@@ -52,10 +54,11 @@ function ascii(b: Uint8Array, from: number, to: number): string {
 
 /**
  * Decodes PNG, JPEG, TIFF (first page), WebP (and GIF) by content, whatever the file is named.
- * 16-bit PNG and TIFF come back as Uint16Array; everything else as Uint8Array.
+ * 16-bit PNG and TIFF come back as Uint16Array; everything else as Uint8Array. The pixels must fit
+ * in `maxBytes` (checked from the header, before libvips decodes them).
  */
-export async function decodeImage(bytes: Uint8Array, name = BYTES_NAME): Promise<Image> {
-  const { data, width, height, channels } = await decodeWithSharp(bytes, name, false);
+export async function decodeImage(bytes: Uint8Array, name = BYTES_NAME, opts: DecodeOptions = {}): Promise<Image> {
+  const { data, width, height, channels } = await decodeWithSharp(bytes, name, false, opts);
   return { data, width, height, channels };
 }
 
@@ -67,12 +70,16 @@ export async function decodeWithSharp(
   bytes: Uint8Array,
   name: string,
   allPages: boolean,
+  opts: DecodeOptions = {},
 ): Promise<Image & { pages: number; pageHeight: number }> {
+  const maxBytes = maxBytesOf(opts);
   if (bytes.length === 0) throw new IoCorruptError(name, FORMAT, 'empty file');
   const kind = sniffImage(bytes);
   if (kind === undefined) throw new IoCorruptError(name, FORMAT, 'not a PNG, JPEG, TIFF or WebP image (unknown signature)');
   if (kind === 'bmp') throw new IoNotSupportedError(name, FORMAT, 'BMP images are not supported');
   try {
+    // Strips and tiles that share bytes, or pages beyond maxBytes, are refused before libvips runs.
+    if (kind === 'tiff') checkTiffForLibvips(bytes, name, maxBytes, allPages ? undefined : 1);
     // failOn 'error': a truncated or damaged file throws instead of decoding to grey pixels.
     const input = sharp(bytes, { failOn: 'error', pages: allPages ? -1 : 1 });
     // PNG and JPEG headers say all we need; other formats cost a libvips header read.
@@ -82,11 +89,13 @@ export async function decodeWithSharp(
     let wide: boolean;
     let grey: boolean;
     let ch: number;
-    if (quick) ({ wide, grey, channels: ch } = quick);
+    let width: number;
+    if (quick) ({ wide, grey, channels: ch, width, height: pageHeight } = quick);
     else {
       const meta = await input.metadata();
       pages = allPages ? (meta.pages ?? 1) : 1;
       pageHeight = allPages ? (meta.pageHeight ?? meta.height ?? 0) : (meta.height ?? 0);
+      width = meta.width ?? 0;
       wide = meta.depth === 'ushort' || meta.depth === 'short';
       if (!wide && meta.depth !== 'uchar' && meta.depth !== 'char') {
         throw new IoNotSupportedError(name, FORMAT, `${meta.depth} samples are not supported (read float TIFFs with readVolume)`);
@@ -94,6 +103,12 @@ export async function decodeWithSharp(
       grey = meta.space === 'b-w' || meta.space === 'grey16';
       ch = meta.channels ?? 0;
     }
+    const what = `${pages > 1 ? `${pages} pages of ` : ''}${width}×${pageHeight} pixels of ${ch} channel(s)`;
+    // A PNG's pixels come out of one deflate stream: at most 1032 bytes, of 8 one-bit pixels each, per byte of file.
+    if (kind === 'png' && width * pageHeight > bytes.length * MAX_DEFLATE_RATIO * 8 + 1024) {
+      throw new IoCorruptError(name, FORMAT, `${what} claimed in ${bytes.length} bytes, more than deflate can hold`);
+    }
+    checkMaxBytes(width * pageHeight * pages * ch * (wide ? 2 : 1), maxBytes, name, FORMAT, what);
     const done = (data: Buffer | Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4) => ({
       ...make(data, width, height, channels, wide),
       pages,
@@ -140,7 +155,10 @@ export async function decodeWithSharp(
  * Bit depth and colour type from a PNG's IHDR (and tRNS) or a JPEG's SOF marker, or undefined
  * when the header is not the plain kind this reads (then libvips is asked).
  */
-export function headerInfo(b: Uint8Array, kind: string): { wide: boolean; grey: boolean; channels: number } | undefined {
+export function headerInfo(
+  b: Uint8Array,
+  kind: string,
+): { wide: boolean; grey: boolean; channels: number; width: number; height: number } | undefined {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   if (kind === 'png') {
     if (b.length < 33 || String.fromCharCode(...b.subarray(12, 16)) !== 'IHDR') return undefined;
@@ -158,7 +176,7 @@ export function headerInfo(b: Uint8Array, kind: string): { wide: boolean; grey: 
     const base: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
     if (!(type in base) || ![1, 2, 4, 8, 16].includes(depth)) return undefined;
     const channels = base[type] + (trns && (type === 0 || type === 2) ? 1 : 0);
-    return { wide: depth === 16, grey: type === 0 || type === 4, channels };
+    return { wide: depth === 16, grey: type === 0 || type === 4, channels, width: dv.getUint32(16), height: dv.getUint32(20) };
   }
   if (kind === 'jpeg') {
     for (let p = 2; p + 9 < b.length; ) {
@@ -172,7 +190,7 @@ export function headerInfo(b: Uint8Array, kind: string): { wide: boolean; grey: 
       if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
         const comps = b[p + 9];
         if (b[p + 4] !== 8 || (comps !== 1 && comps !== 3)) return undefined;
-        return { wide: false, grey: comps === 1, channels: comps };
+        return { wide: false, grey: comps === 1, channels: comps, width: dv.getUint16(p + 7), height: dv.getUint16(p + 5) };
       }
       if (m === 0xd8 || (m >= 0xd0 && m <= 0xd7) || m === 0x01) {
         p += 2;
@@ -266,9 +284,9 @@ export async function encodeImage(img: Image, format: string = 'png', opts: Imag
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
-export async function readImage(src: Source, opts?: ReadOptions): Promise<Image> {
+export async function readImage(src: Source, opts?: ArrayReadOptions): Promise<Image> {
   const { bytes, name } = await loadSource(src, opts);
-  return decodeImage(bytes, name);
+  return decodeImage(bytes, name, opts);
 }
 
 export async function writeImage(file: File, img: Image, ext = 'png', opts: ImageWriteOptions = {}): Promise<void> {

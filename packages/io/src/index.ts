@@ -1,8 +1,10 @@
 // @romi/io: codecs for the files of a plant scan. Readers take a database File, a local path
 // (or file: URL) or bytes; writers take a File and set its extension. The encode*/decode*
 // functions work on bytes for everything else (S3 objects, HTTP bodies, tests).
-export { IoCorruptError, IoNotSupportedError } from './errors.js';
-export type { Source, ReadOptions, WriteOptions } from './source.js';
+export { IoCorruptError, IoNotSupportedError, IoTooLargeError } from './errors.js';
+export type { Source, ReadOptions, ArrayReadOptions, WriteOptions } from './source.js';
+export { DEFAULT_MAX_BYTES } from './limits.js';
+export type { DecodeOptions } from './limits.js';
 export { DTYPES, checkNDArray, isDType, ndarray, shapeSize } from './ndarray.js';
 export type { DType, NDArray, TypedArray } from './ndarray.js';
 

@@ -1,7 +1,8 @@
 import type { File } from '@romi/db-core';
 import { IoCorruptError, IoNotSupportedError } from './errors.js';
 import { DTYPES, bytesOf, checkNDArray, shapeSize, typedFromBytes, type DType, type NDArray, type TypedArray } from './ndarray.js';
-import { BYTES_NAME, loadSource, normalizeExt, saveToFile, type ReadOptions, type Source, type WriteOptions } from './source.js';
+import { checkMaxBytes, maxBytesOf, type DecodeOptions } from './limits.js';
+import { BYTES_NAME, loadSource, normalizeExt, saveToFile, type ArrayReadOptions, type Source, type WriteOptions } from './source.js';
 
 // NPY format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
@@ -52,7 +53,8 @@ export function parseDescr(descr: unknown, name: string): { dtype: DType; little
   return { dtype, littleEndian: m[1] !== '>' };
 }
 
-export function decodeNpy(bytes: Uint8Array, name = BYTES_NAME): NDArray {
+export function decodeNpy(bytes: Uint8Array, name = BYTES_NAME, opts: DecodeOptions = {}): NDArray {
+  const maxBytes = maxBytesOf(opts);
   if (bytes.length === 0) throw new IoCorruptError(name, FORMAT, 'empty file');
   if (!isNpy(bytes)) throw new IoCorruptError(name, FORMAT, 'bad magic (not a .npy file)');
   if (bytes.length < 10) throw new IoCorruptError(name, FORMAT, 'truncated header');
@@ -97,6 +99,7 @@ export function decodeNpy(bytes: Uint8Array, name = BYTES_NAME): NDArray {
       `shape (${shape.join(', ')}) needs ${need} data bytes, the file has ${bytes.length - dataStart}`,
     );
   }
+  checkMaxBytes(need, maxBytes, name, FORMAT, `shape (${shape.join(', ')})`);
   let data = typedFromBytes(dtype, bytes.subarray(dataStart, dataStart + need), littleEndian);
   if (dtype === 'bool') normalizeBool(data as Uint8Array);
   if (fortran && shape.length > 1) data = fortranToC(data, shape as number[]);
@@ -168,9 +171,9 @@ export function encodeNpy(arr: NDArray): Uint8Array {
   return out;
 }
 
-export async function readNpy(src: Source, opts?: ReadOptions): Promise<NDArray> {
+export async function readNpy(src: Source, opts?: ArrayReadOptions): Promise<NDArray> {
   const { bytes, name } = await loadSource(src, opts);
-  return decodeNpy(bytes, name);
+  return decodeNpy(bytes, name, opts);
 }
 
 export async function writeNpy(file: File, arr: NDArray, ext = 'npy', opts?: WriteOptions): Promise<void> {

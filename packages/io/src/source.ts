@@ -9,6 +9,7 @@ import {
   throwIfAborted,
   type File,
 } from '@romi/db-core';
+import type { DecodeOptions } from './limits.js';
 
 /** What every reader accepts: a database File, a local path (or file: URL), or the bytes themselves. */
 export type Source = File | string | URL | Uint8Array | ArrayBuffer;
@@ -16,6 +17,8 @@ export type Source = File | string | URL | Uint8Array | ArrayBuffer;
 export interface ReadOptions {
   signal?: AbortSignal;
 }
+/** The readers that decode arrays or pixels also take `maxBytes` (see limits.ts). */
+export interface ArrayReadOptions extends ReadOptions, DecodeOptions {}
 export interface WriteOptions {
   signal?: AbortSignal;
 }

@@ -1,6 +1,18 @@
-import { unzlibSync, zlibSync } from 'fflate';
+import { zlibSync } from 'fflate';
 import { InvalidArgumentError } from '@romi/db-core';
 import { IoCorruptError, IoNotSupportedError } from './errors.js';
+import {
+  MAX_DEFLATE_RATIO,
+  MAX_LZW_RATIO,
+  MAX_PACKBITS_RATIO,
+  allocate,
+  checkMaxBytes,
+  inflateBounded,
+  maxBytesOf,
+  refuseOverlaps,
+  type DecodeOptions,
+  type Span,
+} from './limits.js';
 import { DTYPES, LITTLE_ENDIAN_HOST, bytesOf, checkNDArray, shapeSize, swapBytes, type DType, type NDArray } from './ndarray.js';
 import { BYTES_NAME } from './source.js';
 
@@ -30,6 +42,8 @@ const T = {
   Software: 305,
   Predictor: 317,
   TileWidth: 322,
+  TileOffsets: 324,
+  TileByteCounts: 325,
   SampleFormat: 339,
 } as const;
 
@@ -174,14 +188,18 @@ interface Page {
   width: number;
   height: number;
   bits: number;
+  /** Samples of one pixel have different BitsPerSample or SampleFormat values. */
+  mixed: boolean;
   samples: number;
   sampleFormat: number;
   compression: number;
   predictor: number;
   planar: number;
+  photometric: number;
   rowsPerStrip: number;
-  stripOffsets: number[];
-  stripByteCounts: number[];
+  /** Where the page's strips (its tiles, for a tiled page) lie in the file. */
+  offsets: number[];
+  byteCounts: number[];
   description?: string;
   tiled: boolean;
 }
@@ -192,9 +210,95 @@ export class TiffFallback extends IoNotSupportedError {}
 /**
  * Decodes every page of a TIFF into one array: pages of equal size and type, in order. The shape
  * comes from tifffile's JSON description when it fits the data, else [pages, height, width(, samples)].
+ * Strips may not share bytes, each page must fit in its strips at the codec's ratio, and the total
+ * must fit in `maxBytes`, all before the output is allocated.
  * Throws TiffFallback for tiled or JPEG/LZW-style compressed files that libvips may still read.
  */
-export function decodeTiffStack(bytes: Uint8Array, name = BYTES_NAME): NDArray {
+export function decodeTiffStack(bytes: Uint8Array, name = BYTES_NAME, opts: DecodeOptions = {}): NDArray {
+  const maxBytes = maxBytesOf(opts);
+  const corrupt = (d: string) => new IoCorruptError(name, FORMAT, d);
+  const { pages, le } = readPages(bytes, name);
+  checkBlocks(pages, bytes.length, corrupt);
+  const p0 = pages[0];
+  for (const [i, p] of pages.entries()) {
+    if (p.width !== p0.width || p.height !== p0.height || p.bits !== p0.bits || p.samples !== p0.samples || p.sampleFormat !== p0.sampleFormat || p.planar !== p0.planar) {
+      throw new IoNotSupportedError(name, FORMAT, `page ${i} differs from page 0 in size or sample type; not a volume`);
+    }
+    if (p.mixed) throw new IoNotSupportedError(name, FORMAT, 'samples of different types in one pixel');
+  }
+  const dtype = dtypeOf(p0.sampleFormat, p0.bits);
+  if (!dtype) throw new IoNotSupportedError(name, FORMAT, `samples of ${p0.bits} bits, format ${p0.sampleFormat}, are not supported`);
+  if (p0.width === 0 || p0.height === 0 || p0.samples === 0) throw corrupt('page of size zero');
+  if (pages.some((p) => p.tiled) || ![1, 8, 32946, 32773].includes(p0.compression) || pages.some((p) => p.compression !== p0.compression)) {
+    throw new TiffFallback(name, FORMAT, `compression ${p0.compression}${pages.some((p) => p.tiled) ? ' with tiles' : ''} is not supported here`);
+  }
+  if (p0.predictor !== 1 && !(p0.predictor === 2 && DTYPES[dtype].kind !== 'f')) {
+    throw new IoNotSupportedError(name, FORMAT, `predictor ${p0.predictor} is not supported`);
+  }
+  const item = DTYPES[dtype].size;
+  const rowBytes = p0.width * (p0.planar === 2 ? 1 : p0.samples) * item;
+  const planes = p0.planar === 2 ? p0.samples : 1;
+  const stripsPerPlane = Math.ceil(p0.height / p0.rowsPerStrip);
+  const pageBytes = rowBytes * p0.height * planes;
+  for (const [i, p] of pages.entries()) {
+    if (p.offsets.length !== stripsPerPlane * planes) {
+      throw corrupt(`page ${i}: ${p.offsets.length} strips, expected ${stripsPerPlane * planes}`);
+    }
+    checkExpansion(p, i, pageBytes, corrupt);
+  }
+  const total = pageBytes * pages.length;
+  const what = `${pages.length} page(s) of ${pageBytes} bytes`;
+  checkMaxBytes(total, maxBytes, name, FORMAT, what);
+  const out = allocate(total, maxBytes, name, FORMAT, what);
+  for (const [i, p] of pages.entries()) {
+    let o = i * pageBytes;
+    for (let k = 0; k < p.offsets.length; k++) {
+      const rows = Math.min(p.rowsPerStrip, p0.height - (k % stripsPerPlane) * p.rowsPerStrip);
+      const want = rows * rowBytes;
+      const raw = bytes.subarray(p.offsets[k], p.offsets[k] + p.byteCounts[k]);
+      let strip: Uint8Array;
+      if (p.compression === 1) strip = raw.subarray(0, want);
+      else if (p.compression === 32773) strip = unpackBits(raw, want, () => corrupt(`page ${i} strip ${k}: bad PackBits data`));
+      // A last strip may be padded to full rows; more than that is a lie, and inflating stops there.
+      else strip = inflateBounded(raw, p.rowsPerStrip * rowBytes, true, name, FORMAT, `page ${i} strip ${k}`);
+      if (strip.length < want) throw corrupt(`page ${i} strip ${k}: ${strip.length} bytes, expected ${want}`);
+      out.set(strip.subarray(0, want), o);
+      if (p.predictor === 2) undoHorizontalPredictor(out.subarray(o, o + want), rows, rowBytes, item, rowBytes / item / p0.width, le);
+      o += want;
+    }
+  }
+  if (le !== LITTLE_ENDIAN_HOST) swapBytes(out, item);
+  const data = new DTYPES[dtype].ctor(out.buffer, 0, total / item);
+  const pageShape = p0.samples === 1 ? [p0.height, p0.width] : p0.planar === 2 ? [p0.samples, p0.height, p0.width] : [p0.height, p0.width, p0.samples];
+  let shape = pages.length > 1 ? [pages.length, ...pageShape] : pageShape;
+  const described = shapeFromDescription(p0.description);
+  if (described && shapeSize(described) === data.length) shape = described;
+  else if (described && shapeSize(described) > data.length && pages.length === 1) {
+    // tifffile's truncate=True: one IFD for a whole series. Refuse rather than return one page.
+    throw new IoNotSupportedError(name, FORMAT, `a truncated tifffile series (shape ${JSON.stringify(described)} in one page)`);
+  }
+  return { dtype, shape, data };
+}
+
+/**
+ * The checks decodeTiffStack makes, for a TIFF that libvips is to decode (LZW, JPEG, tiles, or
+ * any image): strips and tiles disjoint and able to hold their pages, and the first `pages` pages
+ * (all by default) decoding to at most `maxBytes` as libvips gives them (palette as RGB).
+ */
+export function checkTiffForLibvips(bytes: Uint8Array, name: string, maxBytes: number, pages?: number): void {
+  const corrupt = (d: string) => new IoCorruptError(name, FORMAT, d);
+  const all = readPages(bytes, name).pages;
+  checkBlocks(all, bytes.length, corrupt);
+  let total = 0;
+  all.slice(0, pages).forEach((p, i) => {
+    checkExpansion(p, i, Math.ceil((p.width * p.samples * p.bits) / 8) * p.height, corrupt);
+    total += p.width * p.height * (p.photometric === 3 ? 3 : p.samples) * Math.ceil(Math.max(p.bits, 8) / 8);
+  });
+  checkMaxBytes(total, maxBytes, name, FORMAT, pages === 1 ? 'the first page' : `${all.length} page(s)`);
+}
+
+/** Walks the IFD chain: each page's tags, every offset and count checked against the file. */
+function readPages(bytes: Uint8Array, name: string): { pages: Page[]; le: boolean } {
   const corrupt = (d: string) => new IoCorruptError(name, FORMAT, d);
   if (bytes.length === 0) throw corrupt('empty file');
   if (!isTiff(bytes)) throw corrupt('not a TIFF file (bad signature)');
@@ -288,105 +392,74 @@ export function decodeTiffStack(bytes: Uint8Array, name = BYTES_NAME): NDArray {
       }
       return v[0];
     };
-    const samples = one(T.SamplesPerPixel, 1);
     const bitsAll = values(T.BitsPerSample) ?? [1];
     const sfAll = values(T.SampleFormat) ?? [1];
-    if (!bitsAll.every((b) => b === bitsAll[0]) || !sfAll.every((s) => s === sfAll[0])) {
-      throw new IoNotSupportedError(name, FORMAT, 'samples of different types in one pixel');
-    }
     let description: string | undefined;
     const d = tags.get(T.ImageDescription);
     if (d && d.type === 2 && d.count < 1 << 20) {
       description = String.fromCharCode(...bytes.subarray(d.at, d.at + Math.min(d.count, 4096))).replace(/\0.*$/s, '');
     }
     const height = one(T.ImageLength);
+    const tiled = tags.has(T.TileWidth);
     pages.push({
       width: one(T.ImageWidth),
       height,
-      bits: bitsAll[0],
-      samples,
+      bits: bitsAll.reduce((a, b) => Math.max(a, b), 0),
+      mixed: !bitsAll.every((b) => b === bitsAll[0]) || !sfAll.every((s) => s === sfAll[0]),
+      samples: one(T.SamplesPerPixel, 1),
       sampleFormat: sfAll[0],
       compression: one(T.Compression, 1),
       predictor: one(T.Predictor, 1),
       planar: one(T.PlanarConfiguration, 1),
+      photometric: one(T.Photometric, 1),
       rowsPerStrip: Math.min(one(T.RowsPerStrip, height), height) || height,
-      stripOffsets: values(T.StripOffsets) ?? [],
-      stripByteCounts: values(T.StripByteCounts) ?? [],
+      offsets: values(tiled ? T.TileOffsets : T.StripOffsets) ?? [],
+      byteCounts: values(tiled ? T.TileByteCounts : T.StripByteCounts) ?? [],
       description,
-      tiled: tags.has(T.TileWidth),
+      tiled,
     });
     const next = first + count * entrySize;
     ifd = big ? u64(next) : u32(next);
   }
   if (pages.length === 0) throw corrupt('no pages');
-  const p0 = pages[0];
-  for (const [i, p] of pages.entries()) {
-    if (p.width !== p0.width || p.height !== p0.height || p.bits !== p0.bits || p.samples !== p0.samples || p.sampleFormat !== p0.sampleFormat || p.planar !== p0.planar) {
-      throw new IoNotSupportedError(name, FORMAT, `page ${i} differs from page 0 in size or sample type; not a volume`);
-    }
-  }
-  const dtype = dtypeOf(p0.sampleFormat, p0.bits);
-  if (!dtype) throw new IoNotSupportedError(name, FORMAT, `samples of ${p0.bits} bits, format ${p0.sampleFormat}, are not supported`);
-  if (p0.width === 0 || p0.height === 0 || p0.samples === 0) throw corrupt('page of size zero');
-  if (pages.some((p) => p.tiled) || ![1, 8, 32946, 32773].includes(p0.compression) || pages.some((p) => p.compression !== p0.compression)) {
-    throw new TiffFallback(name, FORMAT, `compression ${p0.compression}${pages.some((p) => p.tiled) ? ' with tiles' : ''} is not supported here`);
-  }
-  if (p0.predictor !== 1 && !(p0.predictor === 2 && DTYPES[dtype].kind !== 'f')) {
-    throw new IoNotSupportedError(name, FORMAT, `predictor ${p0.predictor} is not supported`);
-  }
-  const item = DTYPES[dtype].size;
-  const rowBytes = p0.width * (p0.planar === 2 ? 1 : p0.samples) * item;
-  const planes = p0.planar === 2 ? p0.samples : 1;
-  const stripsPerPlane = Math.ceil(p0.height / p0.rowsPerStrip);
-  const pageBytes = rowBytes * p0.height * planes;
-  // Every claimed size is checked against what the strips can hold before the output is allocated.
-  const maxRatio = p0.compression === 1 ? 1 : p0.compression === 32773 ? 128 : 1032;
-  for (const [i, p] of pages.entries()) {
-    if (p.stripOffsets.length !== stripsPerPlane * planes || p.stripByteCounts.length !== p.stripOffsets.length) {
-      throw corrupt(`page ${i}: ${p.stripOffsets.length} strips, expected ${stripsPerPlane * planes}`);
-    }
-    let avail = 0;
-    p.stripOffsets.forEach((o, k) => {
-      need(o, p.stripByteCounts[k], `page ${i} strip ${k}`);
-      avail += p.stripByteCounts[k] * maxRatio + (maxRatio > 1 ? 64 : 0);
+  return { pages, le };
+}
+
+/**
+ * Refuses strips or tiles that lie outside the file or share bytes with another one, of the same
+ * page or any other. With blocks disjoint, all pages together decode to at most the file size
+ * (uncompressed), or the codec's ratio times it: the per-page checks then bound the total.
+ */
+function checkBlocks(pages: Page[], fileSize: number, corrupt: (d: string) => Error): void {
+  const blocks: Span[] = [];
+  pages.forEach((p, i) => {
+    const kind = p.tiled ? 'tile' : 'strip';
+    if (p.byteCounts.length !== p.offsets.length) throw corrupt(`page ${i}: ${p.offsets.length} ${kind} offsets, ${p.byteCounts.length} byte counts`);
+    p.offsets.forEach((start, k) => {
+      const end = start + p.byteCounts[k];
+      if (end > fileSize) throw corrupt(`page ${i} ${kind} ${k} lies outside the file`);
+      blocks.push({ start, end, what: `page ${i} ${kind} ${k}` });
     });
-    if (avail < pageBytes) throw corrupt(`page ${i}: ${pageBytes} bytes of pixels claimed, the strips hold less`);
-  }
-  const total = pageBytes * pages.length;
-  const out = new Uint8Array(total);
-  for (const [i, p] of pages.entries()) {
-    let o = i * pageBytes;
-    for (let k = 0; k < p.stripOffsets.length; k++) {
-      const rows = Math.min(p.rowsPerStrip, p0.height - (k % stripsPerPlane) * p.rowsPerStrip);
-      const want = rows * rowBytes;
-      const raw = bytes.subarray(p.stripOffsets[k], p.stripOffsets[k] + p.stripByteCounts[k]);
-      let strip: Uint8Array;
-      if (p.compression === 1) strip = raw.subarray(0, want);
-      else if (p.compression === 32773) strip = unpackBits(raw, want, () => corrupt(`page ${i} strip ${k}: bad PackBits data`));
-      else {
-        try {
-          strip = unzlibSync(raw, { out: new Uint8Array(want) });
-        } catch (err) {
-          throw new IoCorruptError(name, FORMAT, `page ${i} strip ${k}: bad deflate data`, { cause: err });
-        }
-      }
-      if (strip.length < want) throw corrupt(`page ${i} strip ${k}: ${strip.length} bytes, expected ${want}`);
-      out.set(strip.subarray(0, want), o);
-      if (p.predictor === 2) undoHorizontalPredictor(out.subarray(o, o + want), rows, rowBytes, item, rowBytes / item / p0.width, le);
-      o += want;
-    }
-  }
-  if (le !== LITTLE_ENDIAN_HOST) swapBytes(out, item);
-  const data = new DTYPES[dtype].ctor(out.buffer, 0, total / item);
-  const pageShape = p0.samples === 1 ? [p0.height, p0.width] : p0.planar === 2 ? [p0.samples, p0.height, p0.width] : [p0.height, p0.width, p0.samples];
-  let shape = pages.length > 1 ? [pages.length, ...pageShape] : pageShape;
-  const described = shapeFromDescription(p0.description);
-  if (described && shapeSize(described) === data.length) shape = described;
-  else if (described && shapeSize(described) > data.length && pages.length === 1) {
-    // tifffile's truncate=True: one IFD for a whole series. Refuse rather than return one page.
-    throw new IoNotSupportedError(name, FORMAT, `a truncated tifffile series (shape ${JSON.stringify(described)} in one page)`);
-  }
-  return { dtype, shape, data };
+  });
+  refuseOverlaps(blocks, corrupt);
+}
+
+/** The most bytes one stored byte gives, per TIFF compression; undefined where no bound is known (JPEG, ZSTD...). */
+function expansionRatio(compression: number): number | undefined {
+  if (compression === 1) return 1;
+  if (compression === 32773) return MAX_PACKBITS_RATIO;
+  if (compression === 8 || compression === 32946) return MAX_DEFLATE_RATIO;
+  if (compression === 5) return MAX_LZW_RATIO;
+  return undefined;
+}
+
+/** Refuses a page whose strips or tiles cannot hold the `bytes` it claims, at its codec's ratio. */
+function checkExpansion(p: Page, i: number, bytes: number, corrupt: (d: string) => Error): void {
+  const ratio = expansionRatio(p.compression);
+  if (ratio === undefined) return;
+  // a few bytes of slack per compressed block: its own header and end codes
+  const avail = p.byteCounts.reduce((sum, c) => sum + c * ratio + (ratio > 1 ? 64 : 0), 0);
+  if (avail < bytes) throw corrupt(`page ${i}: ${bytes} bytes of pixels claimed, the ${p.tiled ? 'tiles' : 'strips'} hold less`);
 }
 
 function shapeFromDescription(desc: string | undefined): number[] | undefined {

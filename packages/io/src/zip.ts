@@ -1,11 +1,13 @@
 import * as zlib from 'node:zlib';
-import { inflateSync, zipSync, type Zippable } from 'fflate';
+import { zipSync, type Zippable } from 'fflate';
 import { IoCorruptError, IoNotSupportedError } from './errors.js';
+import { MAX_DEFLATE_RATIO, inflateBounded, refuseOverlaps, type Span } from './limits.js';
 
 // A small ZIP reader with the bounds checks fflate's unzipSync leaves out: every offset and size
 // is checked against the archive before use, sizes must be plausible for their compression (so a
-// 1 KB entry cannot make us allocate the 2 GB it claims), and CRC-32s are verified. fflate does
-// the inflating and all of the writing.
+// 1 KB entry cannot make us allocate the 2 GB it claims), entries may not share bytes (so 40 names
+// for one stream cannot claim 40 times its size), inflating stops where an entry's size says, and
+// CRC-32s are verified. Node's zlib inflates; fflate does all of the writing.
 
 export interface ZipEntry {
   name: string;
@@ -22,8 +24,6 @@ const CEN_SIG = 0x02014b50;
 const LOC_SIG = 0x04034b50;
 const ZIP64_LOC_SIG = 0x07064b50;
 const ZIP64_EOCD_SIG = 0x06064b50;
-// Deflate cannot expand more than ~1032:1 (258-byte matches coded in 2 bits).
-const MAX_DEFLATE_RATIO = 1032;
 
 export function isZip(b: Uint8Array): boolean {
   return b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && (b[2] === 3 || b[2] === 5) && (b[3] === 4 || b[3] === 6);
@@ -64,6 +64,8 @@ export function listZip(bytes: Uint8Array, name: string, format = 'ZIP'): ZipEnt
   // Each central entry takes at least 46 bytes: bounds the loop by the real data.
   if (count * 46 > cdSize) throw corrupt(`central directory claims ${count} entries in ${cdSize} bytes`);
   const entries: ZipEntry[] = [];
+  // Byte ranges in use: the directory, and each entry's local header and data.
+  const spans: Span[] = [{ start: cdOffset, end: cdOffset + cdSize, what: 'the central directory' }];
   let p = cdOffset;
   const cdEnd = cdOffset + cdSize;
   for (let k = 0; k < count; k++) {
@@ -123,23 +125,29 @@ export function listZip(bytes: Uint8Array, name: string, format = 'ZIP'): ZipEnt
       throw corrupt(`entry ${JSON.stringify(entryName)} claims ${size} bytes from ${csize} deflated bytes`);
     }
     entries.push({ name: entryName, method, compressedSize: csize, size, crc, dataOffset });
+    spans.push({ start: local, end: dataOffset + csize, what: `entry ${JSON.stringify(entryName)}` });
     p = next;
   }
+  // Disjoint entries hold at most the file's bytes, so together they claim about 1032 × its size at most.
+  refuseOverlaps(spans, corrupt);
   return entries;
 }
 
-/** The uncompressed bytes of one entry, CRC-checked. Stored entries are views, not copies. */
+/** The total uncompressed size the entries claim. */
+export function zipTotalSize(entries: ZipEntry[]): number {
+  return entries.reduce((n, e) => n + e.size, 0);
+}
+
+/**
+ * The uncompressed bytes of one entry, CRC-checked. Stored entries are views, not copies; a
+ * deflated entry is inflated into one buffer of its claimed size and stops as soon as it gives more.
+ */
 export function extractZipEntry(bytes: Uint8Array, entry: ZipEntry, name: string, format = 'ZIP'): Uint8Array {
   const raw = bytes.subarray(entry.dataOffset, entry.dataOffset + entry.compressedSize);
   let out: Uint8Array;
   if (entry.method === 0) out = raw;
-  else if (entry.method === 8) {
-    try {
-      out = inflateSync(raw, { out: new Uint8Array(entry.size) });
-    } catch (err) {
-      throw new IoCorruptError(name, format, `entry ${JSON.stringify(entry.name)}: bad deflate data`, { cause: err });
-    }
-  } else {
+  else if (entry.method === 8) out = inflateBounded(raw, entry.size, false, name, format, `entry ${JSON.stringify(entry.name)}`);
+  else {
     throw new IoNotSupportedError(name, format, `entry ${JSON.stringify(entry.name)} uses compression method ${entry.method}`);
   }
   if (out.length !== entry.size) {

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import sharp, { type TiffOptions } from 'sharp';
 import { isRomiError } from '@romi/db-core';
 import { describe, expect, it } from 'vitest';
 import {
@@ -146,6 +147,12 @@ const npySeeds = [
   fixture('numpy/be_int64.npy'),
 ];
 
+/** A small grey TIFF written by libvips with these options. */
+async function libvipsTiff(opts: TiffOptions): Promise<Uint8Array> {
+  const px = Buffer.from(new Uint8Array(32 * 24).map((_, i) => (i * 13) & 0xff));
+  return new Uint8Array(await sharp(px, { raw: { width: 32, height: 24, channels: 1 } }).toColourspace('b-w').tiff(opts).toBuffer());
+}
+
 describe('fuzz: binary parsers never fail untyped', () => {
   it('NPY', () => fuzzSync(npySeeds, decodeNpy, checkArray));
 
@@ -192,6 +199,8 @@ describe('fuzz: binary parsers never fail untyped', () => {
       encodeTiffStack(ndarray('uint16', [2, 2, 3]), { compress: true }),
       fixture('numpy/vol_float32_be_deflate.tif'),
       fixture('numpy/vol_float64_planar3.tif'),
+      // LZW and tiled files go through the strip and tile checks made for libvips
+      ...(await Promise.all([{ compression: 'lzw' as const }, { tile: true, tileWidth: 16, tileHeight: 16 }].map(libvipsTiff))),
     ];
     // decodeVolume may hand LZW/JPEG/tiled files to libvips, so this one is async.
     await fc.assert(
