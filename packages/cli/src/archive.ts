@@ -113,7 +113,8 @@ function addEntry(pack: tar.Pack, header: EntryHeader, body?: Uint8Array | Async
 function writeError(out: string, err: unknown): Error {
   const code = (err as NodeJS.ErrnoException).code;
   if (isRomiError(err) || typeof code !== 'string' || !code.startsWith('E')) return err as Error;
-  const reason = code === 'ENOSPC' ? 'no space left on the device' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code;
+  const reasons: Record<string, string> = { ENOSPC: 'no space left on the device', EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'read-only file system' };
+  const reason = reasons[code] ?? code;
   return new StorageError(`Cannot write "${out}": ${reason}`, { cause: err });
 }
 

@@ -590,7 +590,18 @@ export class FsBackend implements Backend {
             opts.onLost?.(err);
           },
         });
-        await this.#p.writeFile(ownerPath, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() } satisfies LockOwner));
+        try {
+          // Atomically: a full disk must not leave an empty owner file behind.
+          const temp = `${ownerPath}.${process.pid}.tmp`;
+          await this.#p.writeFile(temp, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() } satisfies LockOwner)).catch(async (err: unknown) => {
+            await this.#p.rm(temp, { force: true }).catch(() => {});
+            throw err;
+          });
+          await this.#p.rename(temp, ownerPath);
+        } catch (err) {
+          await release().catch(() => {});
+          throw this.#wrap(err, name);
+        }
         return {
           assertHeld: () => {
             if (lost) throw new LockLostError(`The writer lock of ${this.url} was lost: ${lost.message}`, { cause: lost });

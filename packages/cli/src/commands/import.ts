@@ -41,8 +41,12 @@ async function localFiles(folder: string, keep: (name: string) => boolean): Prom
   const byId = new Map<string, string>();
   for (const name of names) {
     const path = join(folder, name);
-    const info = await stat(path).catch(() => undefined);
-    if (!info) continue;
+    let info;
+    try {
+      info = await stat(path);
+    } catch (err) {
+      throw new InvalidArgumentError(`Cannot read "${path}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
     if (!info.isFile()) continue;
     const ext = extname(name);
     const id = name.slice(0, name.length - ext.length);
@@ -148,15 +152,13 @@ export function registerImport(program: Command, ctx: Context): void {
       const files = await localFiles(folder, () => true);
       const db = await ctx.open({ write: true });
       const { scan, created } = await getOrCreateScan(db, opts.scan);
-      const undo = async () => (created ? db.deleteScan(opts.scan) : scan.deleteFileset(filesetId));
-      if (!(await scan.hasFileset(filesetId))) {
-        await undoOnFailure(ctx, undo, async () => {
-          const fileset = await scan.createFileset(filesetId, { metadata });
-          await importChunks(ctx, fileset, files, `import ${opts.scan}/${filesetId}`);
-        });
-      } else {
-        await scan.createFileset(filesetId); // throws the "already exists" error
-      }
+      // A createFileset that fails takes back its own writes: only a scan made here is left to remove.
+      const fileset = await undoOnFailure(ctx, async () => void (created && (await db.deleteScan(opts.scan))), () => scan.createFileset(filesetId, { metadata }));
+      await undoOnFailure(
+        ctx,
+        () => (created ? db.deleteScan(opts.scan) : scan.deleteFileset(filesetId)),
+        () => importChunks(ctx, fileset, files, `import ${opts.scan}/${filesetId}`),
+      );
       const bytes = files.reduce((n, f) => n + f.size, 0);
       ctx.out.result({ scan: opts.scan, fileset: filesetId, files: files.length, bytes }, () => `${opts.scan}/${filesetId}: ${files.length} files, ${formatBytes(bytes)}`);
     });
