@@ -135,7 +135,7 @@ async function checkScan(
   await mapLimit(metadataKeys, 8, async (rel) => {
     const key = prefix + rel;
     try {
-      const tree = parseJsonTree(new TextDecoder('utf-8', { fatal: true }).decode((await backend.get(key, { signal })).bytes));
+      const tree = parseJsonTree((await backend.get(key, { signal })).bytes);
       if (!isPlainObject(tree)) throw new Error('not a JSON object');
     } catch (err) {
       if (isRomiError(err)) throw err;

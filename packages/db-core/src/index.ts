@@ -6,7 +6,7 @@ export { RomiDB, type RomiDBOptions } from './db.js';
 export { openDB, registerScheme, parseDatabaseUrl, type OpenOptions, type SchemeOpener } from './registry.js';
 export { keys, MARKER_KEY, LOCK_NAME, INDEX_NAME, METADATA_DIR, PENDING_NAME, ScanIndex, storedNameProblem } from './layout.js';
 export { snapshotScan, indexForCopy, type ScanSnapshot } from './snapshot.js';
-export { formatPythonJson, parseJsonTree, toPlain, pythonFloatRepr, copyJsonValue, isPlainObject } from './json.js';
+export { formatPythonJson, parseJson, parseJsonTree, toPlain, pythonFloatRepr, copyJsonValue, isPlainObject, MAX_JSON_DEPTH } from './json.js';
 export { assertQuery, matchesQuery, partialMatch } from './query.js';
 export { mapLimit, KeyedMutex } from './util.js';
 export { mirror, type MirrorOptions, type MirrorProgress, type MirrorResult } from './mirror.js';

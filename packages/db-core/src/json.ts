@@ -1,18 +1,326 @@
 /**
- * JSON exactly as Python writes it with `json.dump(obj, f, sort_keys=True, indent=4)`,
- * and a lossless reader: numbers read from storage keep their text ("276.0" stays "276.0")
- * as long as their value is not changed.
+ * JSON exactly as Python writes it with `json.dump(obj, f, sort_keys=True, indent=4)`, and a
+ * reader built on JSON.parse that also takes what Python writes and JSON.parse refuses (NaN,
+ * Infinity, -Infinity). Numbers whose value alone would be written back differently ("276.0",
+ * "1e-5", "-0.0", big integers) keep their text as a LosslessNumber as long as they are not changed.
+ *
+ * Stored and user values may nest deeper than the JS stack allows: nesting is bounded by
+ * MAX_JSON_DEPTH, and every walk over a JSON value here is a loop, not a recursion.
  */
-import { isLosslessNumber, LosslessNumber, parse as parseLossless } from 'lossless-json';
+import { isLosslessNumber, LosslessNumber } from 'lossless-json';
 import { InvalidMetadataError } from './errors.js';
+
+/**
+ * The deepest nesting romidb reads or writes (`[]` is 1 level, `{"a": []}` is 2). Python's json
+ * module stops near 995 levels (RecursionError), so whatever Python writes fits.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+const TOO_DEEP = `nested deeper than ${MAX_JSON_DEPTH} levels`;
+
+/** Valid JSON nesting deeper than MAX_JSON_DEPTH. Not a RomiError: each reader names its key. */
+export class JsonDepthError extends Error {
+  constructor() {
+    super(TOO_DEEP);
+    this.name = 'JsonDepthError';
+  }
+}
+
+/** Why stored JSON cannot be used, as readers put it in a CorruptDataError. */
+export function jsonProblem(err: unknown): string {
+  return err instanceof JsonDepthError ? err.message : `not valid JSON (${(err as Error).message})`;
+}
 
 /** A parsed JSON value whose numbers may be LosslessNumber (read from storage) or number (new). */
 export type JsonTree = unknown;
 
-/** Parses JSON keeping every number's text. Throws SyntaxError on invalid input. */
-export function parseJsonTree(text: string): JsonTree {
-  return parseLossless(text);
+type Container = unknown[] | Record<string, unknown>;
+
+const hasOwn = (obj: object, key: string): boolean => Object.prototype.hasOwnProperty.call(obj, key);
+
+// ---- reader ----
+
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+const utf8Encoder = new TextEncoder();
+
+/** A JSON input as text for JSON.parse, and as UTF-8 bytes for the number scanner (encoded only if needed). */
+interface Source {
+  text: string;
+  bytes(): Uint8Array;
 }
+
+function sourceOf(input: string | Uint8Array): Source {
+  if (typeof input !== 'string') return { text: utf8Decoder.decode(input), bytes: () => input };
+  let bytes: Uint8Array | undefined;
+  return { text: input, bytes: () => (bytes ??= utf8Encoder.encode(input)) };
+}
+
+/**
+ * Parses JSON (text, or UTF-8 bytes) into plain values: JSON.parse, plus NaN, Infinity and
+ * -Infinity. Throws SyntaxError or TypeError (bad UTF-8) on invalid input, JsonDepthError past MAX_JSON_DEPTH.
+ */
+export function parseJson(input: string | Uint8Array): unknown {
+  const { tree, tokens } = parseNative(sourceOf(input));
+  if (tokens === undefined) {
+    inspectTree(tree);
+    return tree;
+  }
+  return placeNumbers(tree, tokens.filter(isNonFinite));
+}
+
+/**
+ * Like parseJson, but numbers that formatNumber would write differently keep their text
+ * (LosslessNumber). Costs JSON.parse, a walk of the tree, and, only when the tree holds
+ * numbers, one pass over the bytes.
+ */
+export function parseJsonTree(input: string | Uint8Array): JsonTree {
+  const source = sourceOf(input);
+  const { tree, tokens } = parseNative(source);
+  if (tokens !== undefined) return placeNumbers(tree, tokens);
+  if (!inspectTree(tree)) return tree;
+  return placeNumbers(tree, scanNumberTexts(source.bytes()));
+}
+
+/** A number token whose parsed value alone is not enough to write it back as stored. */
+interface NumberToken {
+  /** Keys and indexes from the root to the number. */
+  path: Array<string | number>;
+  text: string;
+  /** Where it starts and ends in the bytes. */
+  start: number;
+  end: number;
+  /** A later duplicate key replaced what held this number (JSON.parse keeps the last one). */
+  shadowed: boolean;
+}
+
+const NON_FINITE = new Map([
+  ['NaN', NaN],
+  ['Infinity', Infinity],
+  ['-Infinity', -Infinity],
+]);
+
+const isNonFinite = (t: NumberToken): boolean => NON_FINITE.has(t.text);
+
+/** JSON.parse's tree; when only NaN/Infinity made it fail, the tree with zeros in their place and the tokens to put back. */
+function parseNative(source: Source): { tree: unknown; tokens?: NumberToken[] } {
+  try {
+    return { tree: JSON.parse(source.text) };
+  } catch (err) {
+    // Python's json.dump writes NaN, Infinity and -Infinity by default.
+    if (!/NaN|Infinity/.test(source.text)) throw err;
+    const bytes = source.bytes();
+    const tokens = scanNumberTexts(bytes);
+    const nonFinite = tokens.filter(isNonFinite);
+    if (nonFinite.length === 0) throw err;
+    try {
+      return { tree: JSON.parse(withZeros(bytes, nonFinite)), tokens };
+    } catch {
+      throw err;
+    }
+  }
+}
+
+/**
+ * The text of `bytes` with each token replaced by 0. A token runs from one delimiter to the
+ * next, so the JSON is valid with the 0 exactly when it was with a number there.
+ */
+function withZeros(bytes: Uint8Array, tokens: NumberToken[]): string {
+  const parts: string[] = [];
+  let from = 0;
+  for (const t of tokens) {
+    parts.push(utf8Decoder.decode(bytes.subarray(from, t.start)), '0');
+    from = t.end;
+  }
+  parts.push(utf8Decoder.decode(bytes.subarray(from)));
+  return parts.join('');
+}
+
+/** Whether `tree` holds a number; throws JsonDepthError when it nests deeper than MAX_JSON_DEPTH. */
+function inspectTree(tree: unknown): boolean {
+  if (typeof tree !== 'object' || tree === null) return typeof tree === 'number';
+  let numbers = false;
+  // Containers to visit, each followed by how many containers hold it.
+  const pending: unknown[] = [tree, 0];
+  const visit = (v: unknown, depth: number): void => {
+    if (typeof v === 'object') {
+      if (v !== null) pending.push(v, depth);
+    } else if (typeof v === 'number') numbers = true;
+  };
+  while (pending.length > 0) {
+    const depth = (pending.pop() as number) + 1;
+    const node = pending.pop() as Container;
+    if (depth > MAX_JSON_DEPTH) throw new JsonDepthError();
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) visit(node[i], depth);
+    } else {
+      // for-in allocates nothing per object (Object.values would, 1.8 M times for a big index).
+      for (const k in node) if (hasOwn(node, k)) visit(node[k], depth);
+    }
+  }
+  return numbers;
+}
+
+const OBJECT = 1;
+const ARRAY = 2;
+const SPACE = 0x20;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_OBJECT = 0x7b;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_OBJECT = 0x7d;
+const CLOSE_ARRAY = 0x5d;
+
+/** Whether byte `c` ends a literal or number: whitespace (or a control byte) or punctuation. */
+function endsWord(c: number): boolean {
+  return c <= SPACE || c === COMMA || c === COLON || c === CLOSE_ARRAY || c === CLOSE_OBJECT || c === OPEN_ARRAY || c === OPEN_OBJECT || c === QUOTE;
+}
+
+/** Whether byte `c` starts a number (- or a digit), NaN (N) or Infinity (I). */
+function startsNumber(c: number): boolean {
+  return c === 0x2d || (c >= 0x30 && c <= 0x39) || c === 0x4e || c === 0x49;
+}
+
+/**
+ * The number tokens of the UTF-8 JSON `bytes`, in order, that need more than their parsed
+ * value: those formatNumber would write differently, and NaN, Infinity, -Infinity. One pass
+ * over the bytes (3× faster than over a string's chars) that follows only where each value
+ * sits, allocating nothing per value. Throws JsonDepthError past MAX_JSON_DEPTH.
+ */
+function scanNumberTexts(bytes: Uint8Array): NumberToken[] {
+  // Per open container, by depth: its kind, the current index or key, the first token inside it.
+  const kinds = new Uint8Array(MAX_JSON_DEPTH);
+  const indexes = new Int32Array(MAX_JSON_DEPTH);
+  const keyStarts = new Int32Array(MAX_JSON_DEPTH);
+  const keyEnds = new Int32Array(MAX_JSON_DEPTH);
+  const firstTokens = new Int32Array(MAX_JSON_DEPTH);
+  const tokens: NumberToken[] = [];
+  let top = -1;
+  let expectKey = false;
+
+  const keyAt = (d: number): string => {
+    const raw = utf8Decoder.decode(bytes.subarray(keyStarts[d], keyEnds[d]));
+    return raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+  };
+  const pathHere = (): Array<string | number> => {
+    const path: Array<string | number> = [];
+    for (let d = 0; d <= top; d++) path.push(kinds[d] === ARRAY ? indexes[d]! : keyAt(d));
+    return path;
+  };
+
+  const n = bytes.length;
+  const spaces = new SpaceSkipper(bytes);
+  let i = 0;
+  while (i < n) {
+    const c = bytes[i]!;
+    if (c === SPACE) {
+      i = spaces.skip(i + 1);
+    } else if (c === QUOTE) {
+      const start = i++;
+      for (let b = bytes[i]; b !== QUOTE && i < n; b = bytes[++i]) if (b === BACKSLASH) i++;
+      i++;
+      if (expectKey) {
+        expectKey = false;
+        keyStarts[top] = start;
+        keyEnds[top] = i;
+        if (tokens.length > firstTokens[top]!) shadow(tokens, firstTokens[top]!, top, keyAt(top));
+      }
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      if (++top >= MAX_JSON_DEPTH) throw new JsonDepthError();
+      kinds[top] = c === OPEN_OBJECT ? OBJECT : ARRAY;
+      indexes[top] = 0;
+      firstTokens[top] = tokens.length;
+      expectKey = c === OPEN_OBJECT;
+      i++;
+    } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
+      if (top >= 0) top--;
+      expectKey = false;
+      i++;
+    } else if (c === COMMA) {
+      if (top >= 0 && kinds[top] === ARRAY) indexes[top]!++;
+      else expectKey = true;
+      i++;
+    } else if (startsNumber(c)) {
+      const start = i;
+      while (++i < n && !endsWord(bytes[i]!));
+      const text = utf8Decoder.decode(bytes.subarray(start, i));
+      if (NON_FINITE.has(text) || !writtenBackAs(text)) tokens.push({ path: pathHere(), text, start, end: i, shadowed: false });
+    } else {
+      // true, false, null, whitespace, ":" (and, in invalid input, anything else).
+      i++;
+    }
+  }
+  return tokens;
+}
+
+const FOUR_SPACES = 0x20202020;
+
+/**
+ * Indentation is most of the bytes of an indented file: runs of spaces are skipped four
+ * bytes at a time, through a 32-bit view of the same memory (twice as fast as byte by byte).
+ */
+class SpaceSkipper {
+  readonly #bytes: Uint8Array;
+  readonly #words: Uint32Array;
+  /** How far the first byte sits past a 4-byte boundary. */
+  readonly #shift: number;
+
+  constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
+    this.#shift = bytes.byteOffset & 3;
+    this.#words = new Uint32Array(bytes.buffer, bytes.byteOffset - this.#shift, (bytes.length + this.#shift) >> 2);
+  }
+
+  /** The offset of the first byte at or after `i` that is not a space. */
+  skip(i: number): number {
+    const bytes = this.#bytes;
+    while (((i + this.#shift) & 3) !== 0) {
+      if (bytes[i] !== SPACE) return i;
+      i++;
+    }
+    let w = (i + this.#shift) >> 2;
+    while (w < this.#words.length && this.#words[w] === FOUR_SPACES) w++;
+    i = (w << 2) - this.#shift;
+    while (bytes[i] === SPACE) i++;
+    return i;
+  }
+}
+
+/** Marks the tokens from `from` on that sit under `key` of the object at `depth`: it is being given again. */
+function shadow(tokens: NumberToken[], from: number, depth: number, key: string): void {
+  for (let t = from; t < tokens.length; t++) if (tokens[t]!.path[depth] === key) tokens[t]!.shadowed = true;
+}
+
+const SMALL_INT = /^(?:-?[1-9][0-9]*|0)$/;
+
+/** Whether formatNumber writes the number parsed from `text` as `text` again. */
+function writtenBackAs(text: string): boolean {
+  // Most stored numbers are small integers (at most 15 characters: safe).
+  if (text.length <= 15 && SMALL_INT.test(text)) return true;
+  return formatNumber(Number(text)) === text;
+}
+
+/** Puts each token's value where JSON.parse left its number: a LosslessNumber, or NaN/±Infinity. */
+function placeNumbers(tree: unknown, tokens: NumberToken[]): unknown {
+  for (const t of tokens) {
+    if (t.shadowed) continue;
+    const value = NON_FINITE.get(t.text) ?? new LosslessNumber(t.text);
+    if (t.path.length === 0) {
+      tree = value;
+      continue;
+    }
+    let parent = tree as Record<string | number, unknown>;
+    for (let d = 0; d < t.path.length - 1; d++) parent = parent[t.path[d]!] as Record<string | number, unknown>;
+    const last = t.path[t.path.length - 1]!;
+    if (typeof parent[last] !== 'number') throw new Error(`number ${t.text} at byte ${t.start} is not where JSON.parse put it`);
+    if (typeof last === 'number') parent[last] = value;
+    else setOwn(parent, last, value);
+  }
+  return tree;
+}
+
+// ---- walks over values ----
 
 /** Sets an own property even for "__proto__", which plain assignment would turn into a prototype change. */
 export function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
@@ -25,98 +333,161 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/** An empty array or object to copy `v` into, or undefined when `v` is not one. */
+function emptyLike(v: unknown): Container | undefined {
+  if (Array.isArray(v)) return [];
+  return isPlainObject(v) ? {} : undefined;
+}
+
+/**
+ * A deep copy of `next`, walking `prev` alongside it (same key, same index): each value that
+ * is neither array nor plain object becomes `leaf(value, what prev holds at the same place)`.
+ */
+function copyAlong(next: unknown, prev: unknown, leaf: (v: unknown, p: unknown) => unknown): unknown {
+  const pending: Array<[Container, unknown, Container]> = [];
+  const copy = (v: unknown, p: unknown): unknown => {
+    const out = emptyLike(v);
+    if (out === undefined) return leaf(v, p);
+    pending.push([v as Container, p, out]);
+    return out;
+  };
+  const root = copy(next, prev);
+  while (pending.length > 0) {
+    const [src, p, out] = pending.pop()!;
+    if (Array.isArray(src)) {
+      const pa = Array.isArray(p) ? p : [];
+      for (let i = 0; i < src.length; i++) (out as unknown[]).push(copy(src[i], pa[i]));
+    } else {
+      const po = isPlainObject(p) ? p : {};
+      for (const k of Object.keys(src)) setOwn(out as Record<string, unknown>, k, copy(src[k], hasOwn(po, k) ? po[k] : undefined));
+    }
+  }
+  return root;
+}
+
 /** A deep copy with plain JS numbers: what users get from getMetadata(). */
 export function toPlain(tree: JsonTree): unknown {
-  if (isLosslessNumber(tree)) return Number((tree as LosslessNumber).value);
-  if (Array.isArray(tree)) return tree.map(toPlain);
-  if (isPlainObject(tree)) {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(tree)) setOwn(out, k, toPlain(tree[k]));
-    return out;
-  }
-  return tree;
+  return copyAlong(tree, undefined, (v) => (isLosslessNumber(v) ? Number((v as LosslessNumber).value) : v));
+}
+
+/**
+ * Returns `next`, but wherever it holds the number of the LosslessNumber at the same place in
+ * `prev`, keeps the stored text: writing back an unchanged value changes no byte.
+ */
+export function reconcile(next: unknown, prev: JsonTree): unknown {
+  return copyAlong(next, prev, (v, p) =>
+    typeof v === 'number' && isLosslessNumber(p) && Object.is(Number((p as LosslessNumber).value), v) ? p : v,
+  );
+}
+
+/** A container being copied by copyJsonValue: the next key or index to take from it. */
+interface CopyFrame {
+  src: Container;
+  out: Container;
+  /** undefined for arrays. */
+  keys: string[] | undefined;
+  next: number;
 }
 
 /**
  * Checks that `value` can be stored as JSON without loss and returns a deep copy of it.
  * Refuses functions, symbols, BigInt, NaN, ±Infinity, undefined in arrays, circular
- * references and objects that are not plain (Date, Map, class instances).
+ * references, objects that are not plain (Date, Map, class instances) and nesting deeper than
+ * MAX_JSON_DEPTH, counting `depth` containers around `value` where it will be stored.
  * Object properties whose value is undefined are dropped, as JSON.stringify does.
  */
-export function copyJsonValue(value: unknown, path = 'value', seen: Set<object> = new Set()): unknown {
-  switch (typeof value) {
+export function copyJsonValue(value: unknown, path = 'value', depth = 0): unknown {
+  const frames: CopyFrame[] = [];
+  // The containers on the way to the current value: meeting one again is a cycle.
+  const open = new Set<object>();
+  const where = (): string => frames.reduce((p, f) => (f.keys ? `${p}.${f.keys[f.next - 1]}` : `${p}[${f.next - 1}]`), path);
+  const enter = (v: object): Container => {
+    if (open.has(v)) throw new InvalidMetadataError(`${where()} is a circular reference`);
+    const out = emptyLike(v);
+    if (out === undefined) {
+      const name = (v as { constructor?: { name?: string } }).constructor?.name ?? 'object';
+      throw new InvalidMetadataError(`${where()} is a ${name}, not a plain object; JSON cannot hold it`);
+    }
+    if (depth + frames.length + 1 > MAX_JSON_DEPTH) throw new InvalidMetadataError(`${where()} is ${TOO_DEEP}`);
+    open.add(v);
+    frames.push({ src: v as Container, out, keys: Array.isArray(v) ? undefined : Object.keys(v), next: 0 });
+    return out;
+  };
+  const copy = (v: unknown): unknown => (isJsonScalar(v, where) ? v : enter(v as object));
+
+  const root = copy(value);
+  while (frames.length > 0) {
+    const f = frames[frames.length - 1]!;
+    if (f.next === (f.keys ?? (f.src as unknown[])).length) {
+      open.delete(f.src);
+      frames.pop();
+      continue;
+    }
+    const key = f.keys ? f.keys[f.next]! : f.next;
+    f.next++;
+    const v = (f.src as Record<string | number, unknown>)[key];
+    if (v === undefined && f.keys) continue;
+    if (f.keys) setOwn(f.out as Record<string, unknown>, key as string, copy(v));
+    else (f.out as unknown[]).push(copy(v));
+  }
+  return root;
+}
+
+/** Whether `v` is a value JSON holds as is (not a container); throws for what JSON cannot hold. */
+function isJsonScalar(v: unknown, where: () => string): boolean {
+  switch (typeof v) {
     case 'string':
     case 'boolean':
-      return value;
+      return true;
     case 'number':
-      if (!Number.isFinite(value)) throw new InvalidMetadataError(`${path} is ${value}, which JSON cannot hold`);
-      return value;
+      if (!Number.isFinite(v)) throw new InvalidMetadataError(`${where()} is ${v}, which JSON cannot hold`);
+      return true;
     case 'bigint':
-      throw new InvalidMetadataError(`${path} is a BigInt, which JSON cannot hold; convert it to a number or string`);
+      throw new InvalidMetadataError(`${where()} is a BigInt, which JSON cannot hold; convert it to a number or string`);
     case 'undefined':
-      throw new InvalidMetadataError(`${path} is undefined, which JSON cannot hold`);
+      throw new InvalidMetadataError(`${where()} is undefined, which JSON cannot hold`);
     case 'function':
     case 'symbol':
-      throw new InvalidMetadataError(`${path} is a ${typeof value}, which JSON cannot hold`);
+      throw new InvalidMetadataError(`${where()} is a ${typeof v}, which JSON cannot hold`);
   }
-  if (value === null) return null;
-  if (isLosslessNumber(value)) return value;
-  const obj = value as object;
-  if (seen.has(obj)) throw new InvalidMetadataError(`${path} is a circular reference`);
-  seen.add(obj);
-  try {
-    if (Array.isArray(obj)) return obj.map((v, i) => copyJsonValue(v, `${path}[${i}]`, seen));
-    if (!isPlainObject(obj)) {
-      const name = (obj as { constructor?: { name?: string } }).constructor?.name ?? 'object';
-      throw new InvalidMetadataError(`${path} is a ${name}, not a plain object; JSON cannot hold it`);
-    }
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(obj)) {
-      const v = (obj as Record<string, unknown>)[k];
-      if (v === undefined) continue;
-      setOwn(out, k, copyJsonValue(v, `${path}.${k}`, seen));
-    }
-    return out;
-  } finally {
-    seen.delete(obj);
-  }
+  return v === null || isLosslessNumber(v);
+}
+
+/** A number's value, LosslessNumber or not; undefined for anything else. */
+function numberValue(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  return isLosslessNumber(v) ? Number((v as LosslessNumber).value) : undefined;
 }
 
 /**
- * Returns `next`, but wherever it holds a number equal to the LosslessNumber at the same
- * place in `prev`, keeps the stored text: writing back an unchanged value changes no byte.
+ * Deep equality of JSON values, numbers by value (LosslessNumber or not). NaN equals NaN and
+ * 0 differs from -0: what tells whether writing a value back changes the stored one.
  */
-export function reconcile(next: unknown, prev: JsonTree): unknown {
-  if (typeof next === 'number') {
-    return isLosslessNumber(prev) && Number((prev as LosslessNumber).value) === next ? prev : next;
-  }
-  if (Array.isArray(next)) {
-    const p = Array.isArray(prev) ? prev : [];
-    return next.map((v, i) => reconcile(v, p[i]));
-  }
-  if (isPlainObject(next)) {
-    const p = isPlainObject(prev) ? prev : {};
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(next)) setOwn(out, k, reconcile(next[k], Object.prototype.hasOwnProperty.call(p, k) ? p[k] : undefined));
-    return out;
-  }
-  return next;
-}
-
-/** Deep equality of plain JSON values (LosslessNumbers compare by value). */
 export function jsonEqual(a: unknown, b: unknown): boolean {
-  if (isLosslessNumber(a)) a = Number((a as LosslessNumber).value);
-  if (isLosslessNumber(b)) b = Number((b as LosslessNumber).value);
-  if (a === b) return true;
-  if (Array.isArray(a)) {
-    return Array.isArray(b) && a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]));
+  const pairs: unknown[] = [a, b];
+  while (pairs.length > 0) {
+    const y = pairs.pop();
+    const x = pairs.pop();
+    const nx = numberValue(x);
+    if (nx !== undefined) {
+      const ny = numberValue(y);
+      if (ny === undefined || !Object.is(nx, ny)) return false;
+    } else if (Array.isArray(x)) {
+      if (!Array.isArray(y) || x.length !== y.length) return false;
+      for (let i = 0; i < x.length; i++) pairs.push(x[i], y[i]);
+    } else if (isPlainObject(x)) {
+      if (!isPlainObject(y)) return false;
+      const keys = Object.keys(x);
+      if (keys.length !== Object.keys(y).length) return false;
+      for (const k of keys) {
+        if (!hasOwn(y, k)) return false;
+        pairs.push(x[k], y[k]);
+      }
+    } else if (x !== y) {
+      return false;
+    }
   }
-  if (isPlainObject(a) && isPlainObject(b)) {
-    const ka = Object.keys(a);
-    if (ka.length !== Object.keys(b).length) return false;
-    return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && jsonEqual(a[k], b[k]));
-  }
-  return false;
+  return true;
 }
 
 // ---- writer ----
@@ -179,45 +550,74 @@ export function compareCodePoints(a: string, b: string): number {
 }
 
 const INDENT = '    ';
+const lineStarts: string[] = [];
 
-function write(v: unknown, depth: number, out: string[]): void {
-  if (v === null) {
-    out.push('null');
-  } else if (typeof v === 'string') {
-    out.push(formatString(v));
-  } else if (typeof v === 'number') {
-    out.push(formatNumber(v));
-  } else if (typeof v === 'boolean') {
-    out.push(v ? 'true' : 'false');
-  } else if (isLosslessNumber(v)) {
-    out.push((v as LosslessNumber).value);
-  } else if (Array.isArray(v)) {
-    if (v.length === 0) {
-      out.push('[]');
-      return;
+/** A newline and the indentation of `depth` (cached for the usual shallow depths). */
+function lineStart(depth: number): string {
+  if (depth >= 64) return `\n${INDENT.repeat(depth)}`;
+  return (lineStarts[depth] ??= `\n${INDENT.repeat(depth)}`);
+}
+
+/** A non-empty array or object being written: what comes next in it. */
+interface WriteFrame {
+  container: Container;
+  /** Sorted keys; undefined for arrays. */
+  keys: string[] | undefined;
+  next: number;
+  depth: number;
+}
+
+/** Writes `v` if it is a scalar or an empty container; returns the frame to write a non-empty one. */
+function writeOpening(v: unknown, depth: number, out: string[]): WriteFrame | undefined {
+  if (v === null) out.push('null');
+  else if (typeof v === 'string') out.push(formatString(v));
+  else if (typeof v === 'number') out.push(formatNumber(v));
+  else if (typeof v === 'boolean') out.push(v ? 'true' : 'false');
+  else if (isLosslessNumber(v)) out.push((v as LosslessNumber).value);
+  else if (Array.isArray(v)) {
+    if (v.length === 0) out.push('[]');
+    else {
+      out.push('[');
+      return { container: v, keys: undefined, next: 0, depth };
     }
-    const inner = `\n${INDENT.repeat(depth + 1)}`;
-    out.push('[');
-    for (let i = 0; i < v.length; i++) {
-      out.push(i === 0 ? inner : `,${inner}`);
-      write(v[i], depth + 1, out);
-    }
-    out.push(`\n${INDENT.repeat(depth)}]`);
   } else if (isPlainObject(v)) {
     const keys = Object.keys(v).filter((k) => v[k] !== undefined).sort(compareCodePoints);
-    if (keys.length === 0) {
-      out.push('{}');
-      return;
+    if (keys.length === 0) out.push('{}');
+    else {
+      out.push('{');
+      return { container: v, keys, next: 0, depth };
     }
-    const inner = `\n${INDENT.repeat(depth + 1)}`;
-    out.push('{');
-    keys.forEach((k, i) => {
-      out.push(i === 0 ? inner : `,${inner}`, formatString(k), ': ');
-      write(v[k], depth + 1, out);
-    });
-    out.push(`\n${INDENT.repeat(depth)}}`);
   } else {
     throw new InvalidMetadataError(`cannot write ${typeof v} as JSON`);
+  }
+  return undefined;
+}
+
+function write(root: unknown, rootDepth: number, out: string[]): void {
+  const frames: WriteFrame[] = [];
+  let value = root;
+  let depth = rootDepth;
+  for (;;) {
+    const opened = writeOpening(value, depth, out);
+    if (opened) frames.push(opened);
+    // Close what is finished, then move to the next item of the innermost open container.
+    let f = frames[frames.length - 1];
+    while (f && f.next === (f.keys ?? (f.container as unknown[])).length) {
+      out.push(`${lineStart(f.depth)}${f.keys ? '}' : ']'}`);
+      frames.pop();
+      f = frames[frames.length - 1];
+    }
+    if (!f) return;
+    out.push(f.next === 0 ? lineStart(f.depth + 1) : `,${lineStart(f.depth + 1)}`);
+    if (f.keys) {
+      const key = f.keys[f.next]!;
+      out.push(formatString(key), ': ');
+      value = (f.container as Record<string, unknown>)[key];
+    } else {
+      value = (f.container as unknown[])[f.next];
+    }
+    f.next++;
+    depth = f.depth + 1;
   }
 }
 

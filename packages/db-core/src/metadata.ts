@@ -1,6 +1,6 @@
 import type { Backend } from './backend.js';
 import { ConditionFailedError, CorruptDataError, ErrorCodes, InvalidMetadataError, isRomiError, OccupiedError } from './errors.js';
-import { copyJsonValue, formatPythonJson, isPlainObject, jsonEqual, parseJsonTree, reconcile, setOwn, toPlain } from './json.js';
+import { copyJsonValue, formatPythonJson, isPlainObject, jsonEqual, jsonProblem, parseJson, parseJsonTree, reconcile, setOwn, toPlain } from './json.js';
 import type { Metadata } from './types.js';
 import { utf8 } from './util.js';
 
@@ -24,14 +24,13 @@ interface Loaded {
 
 const MAX_ATTEMPTS = 8;
 
+/** Parses a stored JSON object; `lossless` keeps number texts, which only writing back needs. */
 function parseObject(key: string, text: string, lossless: boolean): Record<string, unknown> {
   let value: unknown;
   try {
-    value = lossless ? parseJsonTree(text) : JSON.parse(text);
+    value = lossless ? parseJsonTree(text) : parseJson(text);
   } catch (err) {
-    // Python writes NaN and Infinity, which JSON.parse refuses: the lossless reader decides.
-    if (!lossless) return toPlain(parseObject(key, text, true)) as Record<string, unknown>;
-    throw new CorruptDataError(key, `not valid JSON (${(err as Error).message})`, { cause: err });
+    throw new CorruptDataError(key, jsonProblem(err), { cause: err });
   }
   if (!isPlainObject(value)) throw new CorruptDataError(key, 'not a JSON object');
   return value;
@@ -62,7 +61,8 @@ export function metadataChanges(dataOrKey: unknown, value: unknown, argCount: nu
       throw new InvalidMetadataError(`No value given for metadata key "${dataOrKey}" (undefined cannot be stored)`);
     }
     const changes: Record<string, unknown> = {};
-    setOwn(changes, dataOrKey, copyJsonValue(value, dataOrKey));
+    // The value is stored one level down, under its key.
+    setOwn(changes, dataOrKey, copyJsonValue(value, dataOrKey, 1));
     return changes;
   }
   return validateMetadata(dataOrKey);

@@ -1,23 +1,44 @@
 import { InvalidArgumentError } from './errors.js';
-import { isPlainObject, jsonEqual } from './json.js';
+import { isLosslessNumber, isPlainObject, MAX_JSON_DEPTH, type LosslessNumber } from './json.js';
 import type { Metadata, Query } from './types.js';
+
+const TOO_DEEP = `A query may nest at most ${MAX_JSON_DEPTH} levels deep`;
 
 /**
  * plantdb's recursive partial match: objects match when every query key matches,
  * arrays when every query item matches some item, strings (fuzzy) as regular
  * expressions anchored at both ends, everything else by equality.
+ * Recursion follows the query, one frame per level: deeper than MAX_JSON_DEPTH is refused.
  */
-export function partialMatch(query: unknown, value: unknown, fuzzy: boolean): boolean {
+export function partialMatch(query: unknown, value: unknown, fuzzy: boolean, depth = 1): boolean {
   if (isPlainObject(query)) {
     if (!isPlainObject(value)) return false;
-    return Object.keys(query).every((k) => Object.prototype.hasOwnProperty.call(value, k) && partialMatch(query[k], value[k], fuzzy));
+    if (depth > MAX_JSON_DEPTH) throw new InvalidArgumentError(TOO_DEEP);
+    for (const k of Object.keys(query)) {
+      if (!Object.prototype.hasOwnProperty.call(value, k) || !partialMatch(query[k], value[k], fuzzy, depth + 1)) return false;
+    }
+    return true;
   }
   if (Array.isArray(query)) {
     if (!Array.isArray(value) || query.length > value.length) return false;
-    return query.every((q) => value.some((v) => partialMatch(q, v, fuzzy)));
+    if (depth > MAX_JSON_DEPTH) throw new InvalidArgumentError(TOO_DEEP);
+    for (const q of query) if (!someMatches(q, value, fuzzy, depth + 1)) return false;
+    return true;
   }
   if (fuzzy && typeof query === 'string' && typeof value === 'string') return compileRegex(query).test(value);
-  return jsonEqual(query, value);
+  return scalarEquals(query, value);
+}
+
+function someMatches(query: unknown, values: unknown[], fuzzy: boolean, depth: number): boolean {
+  for (const v of values) if (partialMatch(query, v, fuzzy, depth)) return true;
+  return false;
+}
+
+/** Equality of a query's scalar and a stored value, as Python compares them (0 == -0.0). */
+function scalarEquals(query: unknown, value: unknown): boolean {
+  const q = isLosslessNumber(query) ? Number((query as LosslessNumber).value) : query;
+  const v = isLosslessNumber(value) ? Number((value as LosslessNumber).value) : value;
+  return q === v;
 }
 
 const regexCache = new Map<string, RegExp>();
@@ -40,13 +61,22 @@ function compileRegex(source: string): RegExp {
 export function assertQuery(query: unknown, fuzzy = false): asserts query is Query | undefined {
   if (query === undefined || query === null) return;
   if (!isPlainObject(query)) throw new InvalidArgumentError('A query is a plain object of metadata keys and values');
-  if (fuzzy) {
-    const visit = (v: unknown): void => {
-      if (typeof v === 'string') compileRegex(v);
-      else if (Array.isArray(v)) v.forEach(visit);
-      else if (isPlainObject(v)) Object.values(v).forEach(visit);
-    };
-    visit(query);
+  // A loop, not a recursion: a query may be as deep as its caller made it.
+  const pending: unknown[] = [query];
+  const depths: number[] = [1];
+  while (pending.length > 0) {
+    const v = pending.pop();
+    const depth = depths.pop()!;
+    if (typeof v === 'string') {
+      if (fuzzy) compileRegex(v);
+      continue;
+    }
+    if (!Array.isArray(v) && !isPlainObject(v)) continue;
+    if (depth > MAX_JSON_DEPTH) throw new InvalidArgumentError(TOO_DEEP);
+    for (const item of Array.isArray(v) ? v : Object.values(v)) {
+      pending.push(item);
+      depths.push(depth + 1);
+    }
   }
 }
 
@@ -59,7 +89,8 @@ export function matchesQuery(md: Metadata, query: Query | undefined | null, fuzz
       if (isPlainObject(q) && Object.keys(q).length === 0) continue;
       return false;
     }
-    if (!partialMatch(q, md[k], fuzzy)) return false;
+    // Each value sits one level inside the query object.
+    if (!partialMatch(q, md[k], fuzzy, 2)) return false;
   }
   return true;
 }
