@@ -8,7 +8,7 @@
 import { isInternalKey } from './backend.js';
 import { ErrorCodes, isRomiError, ScanNotFoundError } from './errors.js';
 import { parseJsonTree, isPlainObject } from './json.js';
-import { isLeftoverName, keys, INDEX_NAME, LOCK_NAME, METADATA_DIR, PENDING_NAME, ScanIndex, storedNameProblem } from './layout.js';
+import { isLeftoverName, keys, INDEX_NAME, LOCK_NAME, METADATA_DIR, PENDING_NAME, REPLACED_PREFIX, ScanIndex, storedNameProblem } from './layout.js';
 import type { RomiDB, ScanImpl } from './db.js';
 import type { CheckOptions, CheckReport, Problem } from './types.js';
 import { mapLimit } from './util.js';
@@ -36,8 +36,8 @@ export async function runCheck(db: RomiDB, opts: CheckOptions): Promise<CheckRep
     liveWriter = !fix && info !== undefined && !info.foreign && !info.stale;
   }
   const leftovers: Problem[] = [];
-  const leftover = (key: string, scan?: string): void => {
-    if (!liveWriter) leftovers.push({ kind: 'temp-file', ...(scan === undefined ? {} : { scan }), key, detail: LEFTOVER });
+  const leftover = (key: string, scan?: string, detail = LEFTOVER): void => {
+    if (!liveWriter) leftovers.push({ kind: 'temp-file', ...(scan === undefined ? {} : { scan }), key, detail });
   };
 
   let scanIds: string[];
@@ -77,7 +77,7 @@ async function checkScan(
   scanId: string,
   fix: boolean,
   problems: Problem[],
-  leftover: (key: string, scan: string) => void,
+  leftover: (key: string, scan: string, detail?: string) => void,
   signal?: AbortSignal,
 ): Promise<void> {
   const { backend } = db;
@@ -85,12 +85,16 @@ async function checkScan(
   const objects = new Set<string>();
   const folders = new Set<string>();
   let pending = false;
+  /** Data that a rewrite with another extension was replacing (marker → data, relative keys). */
+  const replaced = new Map<string, string>();
   for await (const entry of backend.list(prefix, { internal: true, signal })) {
     if (entry.kind !== 'object') continue;
     const rel = entry.key.slice(prefix.length);
     if (isInternalKey(rel)) {
+      const name = rel.replace(/\/$/, '').split('/').pop()!;
       if (rel === PENDING_NAME) pending = true;
-      else if (isLeftoverName(rel.replace(/\/$/, '').split('/').pop()!)) leftover(entry.key, scanId);
+      else if (name.startsWith(REPLACED_PREFIX)) replaced.set(rel, rel.slice(0, rel.length - name.length) + name.slice(REPLACED_PREFIX.length));
+      else if (isLeftoverName(name)) leftover(entry.key, scanId);
       continue;
     }
     if (rel.endsWith('/')) folders.add(rel.slice(0, -1));
@@ -194,11 +198,20 @@ async function checkScan(
       }
     }
   }
+  // A rewrite cut short after its index write: the old data it was removing, and its marker.
+  const stale = new Set<string>();
+  for (const [marker, data] of replaced) {
+    if (!listed.has(data) && objects.has(data)) {
+      stale.add(data);
+      leftover(prefix + data, scanId, 'an old version of a file, replaced by a rewrite with another extension that was stopped before removing it');
+    }
+    leftover(prefix + marker, scanId);
+  }
   const unlisted: Array<{ fs: string; name: string; problem: Problem }> = [];
   const unlistedFilesets = new Map<string, Problem>();
   for (const rel of [...objects].sort()) {
     const slash = rel.indexOf('/');
-    if (slash < 0 || listed.has(rel)) continue;
+    if (slash < 0 || listed.has(rel) || stale.has(rel)) continue;
     const fsId = rel.slice(0, slash);
     const name = rel.slice(slash + 1);
     if (NOT_FILESETS.has(fsId) || fsId.startsWith('.')) continue;

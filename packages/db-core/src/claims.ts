@@ -55,6 +55,22 @@ export class Undo {
   }
 
   /**
+   * Runs `write`, which creates something that `remove` takes back. The removal is recorded
+   * before the write: a write that landed but reported a failure (a lost answer) is undone too.
+   * It is dropped when the write finds its place taken (ROMI_ALREADY_EXISTS, a condition
+   * failure): what is there is not this operation's.
+   */
+  async created<T>(remove: () => Promise<unknown>, write: () => Promise<T>): Promise<T> {
+    this.#steps.push(remove);
+    try {
+      return await write();
+    } catch (err) {
+      if (isRomiError(err, ErrorCodes.ALREADY_EXISTS) || isRomiError(err, ErrorCodes.CONDITION_FAILED)) this.#steps.splice(this.#steps.lastIndexOf(remove), 1);
+      throw err;
+    }
+  }
+
+  /**
    * Runs `work`; if it throws, undoes what it recorded and rethrows its error. Undo is best
    * effort: a step that fails leaves its key in place (a state check() reports). Nothing is
    * undone once the writer lock is lost: another writer may own those keys now.

@@ -249,20 +249,25 @@ export class RomiDB implements DB {
       await Undo.run(
         () => this.assertWritable('undo a failed scan creation'),
         async (undo) => {
-          try {
-            // files.json is created only if absent: of two racing creators exactly one wins.
-            await scan.createIndex(opts.signal);
-          } catch (err) {
-            if (isRomiError(err, ErrorCodes.CONDITION_FAILED)) throw new ScanExistsError(id);
-            throw err;
-          }
-          undo.push(async () => {
+          const removeIndex = async () => {
             scan.forget();
             this.#scans.delete(id);
             await this.backend.delete(keys.index(id));
             if (!folderExisted) await removeFolderIfEmpty(this.backend, folder);
+          };
+          await undo.created(removeIndex, async () => {
+            try {
+              // files.json is created only if absent: of two racing creators exactly one wins.
+              await scan.createIndex(opts.signal);
+            } catch (err) {
+              if (isRomiError(err, ErrorCodes.CONDITION_FAILED)) throw new ScanExistsError(id);
+              throw err;
+            }
           });
-          await scan.metadataStore.create(metadata, what, opts.signal);
+          await undo.created(
+            () => this.backend.delete(keys.scanMetadata(id)),
+            () => scan.metadataStore.create(metadata, what, opts.signal),
+          );
         },
       );
       this.#scanIds?.add(id);
@@ -468,23 +473,32 @@ export class ScanImpl extends WithMetadata implements Scan {
       async (undo) => {
         // The folder exists before the entry: Python loaders skip entries without a folder.
         if (!folderExisted) {
-          await this.db.write(folder, new Uint8Array(), { signal: opts.signal, what: 'create a fileset' });
-          undo.push(() => removeFolderIfEmpty(backend, folder));
+          await undo.created(
+            () => removeFolderIfEmpty(backend, folder),
+            () => this.db.write(folder, new Uint8Array(), { signal: opts.signal, what: 'create a fileset' }),
+          );
         }
-        await this.mutateIndex(
-          'create a fileset',
-          (index) => {
-            if (index.fileset(id)) throw new FilesetExistsError(this.id, id);
-            index.addFileset(id);
-          },
-          opts.signal,
-        );
-        undo.push(async () => {
+        const removeEntry = async () => {
           this.#filesets.delete(id);
           await this.mutateIndex('undo a failed fileset creation', (index) => index.fileset(id) && index.removeFileset(id));
-        });
+        };
+        await undo.created(removeEntry, () =>
+          this.mutateIndex(
+            'create a fileset',
+            (index) => {
+              if (index.fileset(id)) throw new FilesetExistsError(this.id, id);
+              index.addFileset(id);
+            },
+            opts.signal,
+          ),
+        );
         const fileset = this.filesetObject(id);
-        if (metadata !== undefined) await fileset.metadataStore.create(metadata, what, opts.signal);
+        if (metadata !== undefined) {
+          await undo.created(
+            () => backend.delete(keys.filesetMetadata(this.id, id)),
+            () => fileset.metadataStore.create(metadata, what, opts.signal),
+          );
+        }
         return fileset;
       },
     );
@@ -595,21 +609,23 @@ export class FilesetImpl extends WithMetadata implements Fileset {
     return Undo.run(
       () => this.db.assertWritable('undo a failed file creation'),
       async (undo) => {
-        await this.scan.mutateIndex(
-          'create a file',
-          (index) => {
-            if (!index.fileset(this.id)) throw new FilesetNotFoundError(this.scan.id, this.id);
-            if (index.file(this.id, id)) throw new FileExistsError(`${this.scan.id}/${this.id}/${id}`);
-            index.addFile(this.id, id);
-          },
-          opts.signal,
-        );
-        undo.push(async () => {
+        const removeEntry = async () => {
           this.#files.delete(id);
           await this.scan.mutateIndex('undo a failed file creation', (index) => index.file(this.id, id) && index.removeFile(this.id, id));
-        });
+        };
+        await undo.created(removeEntry, () =>
+          this.scan.mutateIndex(
+            'create a file',
+            (index) => {
+              if (!index.fileset(this.id)) throw new FilesetNotFoundError(this.scan.id, this.id);
+              if (index.file(this.id, id)) throw new FileExistsError(`${this.scan.id}/${this.id}/${id}`);
+              index.addFile(this.id, id);
+            },
+            opts.signal,
+          ),
+        );
         const file = this.fileObject(id);
-        if (metadata !== undefined) await file.metadataStore.create(metadata, what, opts.signal);
+        if (metadata !== undefined) await undo.created(() => this.db.backend.delete(metadataKey), () => file.metadataStore.create(metadata, what, opts.signal));
         return file;
       },
     );
@@ -639,7 +655,7 @@ export class FilesetImpl extends WithMetadata implements Fileset {
       if (before.file(this.id, item.id)) throw new FileExistsError(`${this.scan.id}/${this.id}/${item.id}`);
     }
     const { backend } = this.db;
-    const written: string[] = [];
+    const written = new Set<string>();
     try {
       await mapLimit(
         items,
@@ -651,8 +667,14 @@ export class FilesetImpl extends WithMetadata implements Fileset {
           // Create-only writes: a key already taken (unlisted data, orphan metadata) is never
           // overwritten, and the undo below removes only keys this call created.
           const put = async (key: string, bytes: Uint8Array): Promise<void> => {
-            await putNew(() => this.db.write(key, bytes, { ifNoneMatch: '*', signal: opts.signal, what: 'create files' }), what, key);
-            written.push(key);
+            // Recorded first: a write that lands but reports a failure is taken back too.
+            written.add(key);
+            try {
+              await putNew(() => this.db.write(key, bytes, { ifNoneMatch: '*', signal: opts.signal, what: 'create files' }), what, key);
+            } catch (err) {
+              if (isRomiError(err, ErrorCodes.ALREADY_EXISTS)) written.delete(key);
+              throw err;
+            }
           };
           if (item.data !== undefined) await put(keys.fileData(this.scan.id, this.id, item.filename!), item.data);
           if (item.metadata !== undefined) await put(metadataKey, utf8.encode(formatPythonJson(item.metadata)));
@@ -676,7 +698,7 @@ export class FilesetImpl extends WithMetadata implements Fileset {
       // owns the database now (it may have written the same keys).
       if (!isRomiError(err, ErrorCodes.LOCK_LOST)) {
         await Promise.allSettled(
-          written.map(async (key) => {
+          [...written].map(async (key) => {
             this.db.assertWritable('create files');
             await backend.delete(key);
           }),
@@ -774,42 +796,44 @@ export class FileImpl extends WithMetadata implements File {
     const filename = filenameFor(this.id, ext);
     this.assertWritableIds('write a file');
     const current = await this.#currentFilename(signal);
+    const { backend } = this.db;
     const key = keys.fileData(this.scan.id, this.fileset.id, filename);
     const what = `data of file "${this.#path}"`;
-    const previous = await Undo.run(
+    // Rewritten with another extension: the old data goes once the index names the new one.
+    // A marker says so until it is gone, so that check --fix can finish a rewrite cut short.
+    const old = current !== null && current !== filename && storedNameProblem(current) === undefined ? keys.fileData(this.scan.id, this.fileset.id, current) : undefined;
+    const marker = old === undefined ? undefined : keys.replacedMarker(old);
+    await Undo.run(
       () => this.db.assertWritable('undo a failed write'),
       async (undo) => {
         // Data first, then the index: a crash in between leaves an unlisted file that check() finds.
         if (current === filename) {
           await this.db.write(key, body, { signal, what: 'write a file' });
-        } else {
+        } else if (body instanceof Uint8Array) {
           // A new name: whatever is stored there is not this file's, so it is never replaced.
-          if (body instanceof Uint8Array) {
-            await putNew(() => this.db.write(key, body, { ifNoneMatch: '*', signal, what: 'write a file' }), what, key);
-          } else {
-            await assertVacant(this.db.backend, what, { objects: [key] }, signal);
-            await this.db.write(key, body, { signal, what: 'write a file' });
-          }
-          undo.push(() => this.db.backend.delete(key));
+          await undo.created(() => backend.delete(key), () => putNew(() => this.db.write(key, body, { ifNoneMatch: '*', signal, what: 'write a file' }), what, key));
+        } else {
+          await assertVacant(backend, what, { objects: [key] }, signal);
+          await undo.created(() => backend.delete(key), () => this.db.write(key, body, { signal, what: 'write a file' }));
         }
-        return this.scan.mutateIndex(
+        if (marker !== undefined) await undo.created(() => backend.delete(marker), () => this.db.write(marker, utf8.encode(filename), { signal, what: 'write a file' }));
+        await this.scan.mutateIndex(
           'write a file',
           (index) => {
             const node = index.file(this.fileset.id, this.id);
             if (!node) throw new FileNotFoundError(this.#path);
-            const old = ScanIndex.filenameOf(node);
-            if (old !== filename) index.setFilename(this.fileset.id, this.id, filename);
-            return old;
+            if (ScanIndex.filenameOf(node) !== current) throw new ConditionFailedError(keys.index(this.scan.id), `file "${this.#path}" was rewritten meanwhile`);
+            if (current !== filename) index.setFilename(this.fileset.id, this.id, filename);
           },
           signal,
         );
       },
     );
     this.#filename = filename;
-    if (previous !== null && previous !== filename && storedNameProblem(previous) === undefined) {
-      // Rewritten with another extension: remove the old data so that no orphan is left.
+    if (old !== undefined) {
       this.db.assertWritable('write a file');
-      await this.db.backend.delete(keys.fileData(this.scan.id, this.fileset.id, previous), { signal });
+      await backend.delete(old, { signal });
+      await backend.delete(marker!, { signal });
     }
   }
 

@@ -17,6 +17,9 @@ export const METADATA_DIR = 'metadata';
  */
 export const PENDING_NAME = '.romidb-pending';
 
+/** Prefixes the marker of a file's old data during a rewrite with another extension. */
+export const REPLACED_PREFIX = '.romidb-replaced-';
+
 /** A leftover of a killed writer: a temporary file or a trash folder (see the fs backend). */
 export function isLeftoverName(name: string): boolean {
   return name.startsWith('.romidb-') && (name.endsWith('.tmp') || name.startsWith('.romidb-trash-'));
@@ -49,6 +52,11 @@ export const keys = {
   fileMetadataFolder: (scan: string, fs: string) => `${safe(scan, '')}/${METADATA_DIR}/${safe(fs, scan)}/`,
   fileMetadata: (scan: string, fs: string, file: string) =>
     `${safe(scan, '')}/${METADATA_DIR}/${safe(fs, scan)}/${safe(file, `${scan}/${fs}`)}.json`,
+  /** Marks `dataKey` as the old version of a file being rewritten with another extension. */
+  replacedMarker: (dataKey: string) => {
+    const slash = dataKey.lastIndexOf('/');
+    return `${dataKey.slice(0, slash + 1)}${REPLACED_PREFIX}${dataKey.slice(slash + 1)}`;
+  },
   fileData: (scan: string, fs: string, filename: string) =>
     `${safe(scan, '')}/${safe(fs, scan)}/${safe(filename, `${scan}/${fs}`)}`,
 };

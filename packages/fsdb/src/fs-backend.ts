@@ -49,10 +49,16 @@ export interface FsBackendOptions {
   fsync?: boolean;
   /** URL to report (default: file://<root>). */
   url?: string;
+  /**
+   * Whether `fs` is the real disk (default: when it is node:fs itself; say so for a wrapper of
+   * it): enables O_NOFOLLOW opens, sweeping dead writers' temporary files, fsync and localPath.
+   */
+  realDisk?: boolean;
 }
 
 const CHUNK = 1 << 20;
 let tempCounter = 0;
+let lockKeys = 0;
 
 type Stats = { ino: number | bigint; mtimeMs: number; size: number | bigint; mtime: Date; isDirectory(): boolean; isFile(): boolean; isSymbolicLink(): boolean };
 
@@ -101,7 +107,7 @@ export class FsBackend implements Backend {
 
   constructor(root: string, opts: FsBackendOptions = {}) {
     this.#fs = opts.fs ?? nodeFs;
-    this.#real = this.#fs === nodeFs;
+    this.#real = opts.realDisk ?? this.#fs === nodeFs;
     this.root = root.endsWith('/') && root.length > 1 ? root.slice(0, -1) : root;
     this.url = opts.url ?? `file://${this.root}`;
     this.#fsync = (opts.fsync ?? false) && this.#real;
@@ -237,7 +243,8 @@ export class FsBackend implements Backend {
     } catch (err) {
       throw this.#wrap(err, key);
     } finally {
-      await handle.close();
+      // The bytes are read: a failing close of a read-only handle loses nothing.
+      await handle.close().catch(() => {});
     }
   }
 
@@ -250,7 +257,7 @@ export class FsBackend implements Backend {
       st = (await handle.stat()) as Stats;
       if (!st.isFile()) throw new KeyNotFoundError(key);
     } catch (err) {
-      await handle.close();
+      await handle.close().catch(() => {});
       throw this.#wrap(err, key);
     }
     let position = 0;
@@ -258,7 +265,7 @@ export class FsBackend implements Backend {
     const close = async (): Promise<void> => {
       if (!closed) {
         closed = true;
-        await handle.close();
+        await handle.close().catch(() => {});
       }
     };
     const stream = new ReadableStream<Uint8Array>({
@@ -335,7 +342,8 @@ export class FsBackend implements Backend {
             if (errno(err) === 'EEXIST') throw new ConditionFailedError(key, 'the object already exists');
             throw err;
           }
-          await this.#p.unlink(temp);
+          // Committed: the temporary name is only a leftover now (check() finds it if this fails).
+          await this.#p.unlink(temp).catch(() => {});
           return;
         }
         if (opts.ifMatch !== undefined) {
@@ -578,7 +586,9 @@ export class FsBackend implements Backend {
       // is left to proper-lockfile's own staleness rule.
       if (info?.ownerDead) await this.forceUnlock(name).catch(() => {});
       try {
-        const release = await lockfile.lock(this.root, {
+        // proper-lockfile keeps its locks in a process-wide table keyed by this path: a key of
+        // our own, so that databases at one path in two memfs volumes never share an entry.
+        const release = await lockfile.lock(`${this.root}/${INTERNAL_PREFIX}lock-${++lockKeys}`, {
           lockfilePath: lockPath,
           realpath: false,
           stale: staleMs,

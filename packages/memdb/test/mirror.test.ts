@@ -49,7 +49,7 @@ describe('mirror()', () => {
     expect(await contents(back.backend)).toEqual(want);
 
     const again = await mirror(src, mid);
-    expect(again).toEqual({ copied: 0, skipped: first.copied, deleted: 0, bytes: 0 });
+    expect(again).toEqual({ copied: 0, skipped: first.copied, deleted: 0, bytes: 0, conflicts: [] });
   });
 
   it('copies data and metadata before files.json, scan by scan', async () => {
