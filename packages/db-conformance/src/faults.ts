@@ -39,13 +39,17 @@ export function errnoError(code: 'ENOSPC' | 'EIO' | 'EACCES', syscall: string): 
 /** Counts I/O calls and fails the one it is armed for. */
 export class FaultPlan {
   calls = 0;
-  #at = 0;
+  /** The calls seen while counting (`count()`), in order. */
+  log: string[] = [];
+  /** The call to fail (1-based); 0 counts without failing; -1 is off. */
+  #at = -1;
   #kind: FaultKind = 'EIO';
   /** The fault that fired, with the call it hit ("put s/files.json"), once it has. */
   fired: string | undefined;
 
   arm(at: number, kind: FaultKind): void {
     this.calls = 0;
+    this.log = [];
     this.#at = at;
     this.#kind = kind;
     this.fired = undefined;
@@ -56,17 +60,24 @@ export class FaultPlan {
     this.arm(0, 'EIO');
   }
 
+  /** Stops counting and failing. */
   disarm(): void {
-    this.#at = 0;
+    this.#at = -1;
   }
 
   /** Called before each I/O call; returns the fault to apply to this one, if any. */
   next(call: string): FaultKind | undefined {
     this.calls++;
+    if (this.#at === 0) this.log.push(call);
     if (this.calls !== this.#at) return undefined;
     this.fired = `${this.#kind} at ${call}`;
     return this.#kind;
   }
+}
+
+/** Whether a fault of `kind` does something of its own at `call` ("short" needs a write or a stream). */
+export function faultApplies(kind: FaultKind, call: string): boolean {
+  return kind !== 'short' || /^(put |getStream )|\.(write|writeFile)\(/.test(call);
 }
 
 /** The error a failing call of kind `kind` throws (lost and short end in these too). */
