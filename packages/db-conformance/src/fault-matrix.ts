@@ -41,8 +41,13 @@ export interface FaultOp {
   /** Changes to the fixture before the operation (raw storage, no faults). */
   prepare?(raw: Backend): Promise<void>;
   run(db: DB, env: { source(): Promise<DB> }): Promise<unknown>;
-  /** Whether a result that resolved reports a failure itself (check's report, say). */
+  /**
+   * Whether a result that resolved reports a failure itself (check's report, an exit code).
+   * It may throw to say the failure was reported wrongly (counted as an untyped error).
+   */
   failed?(result: unknown): boolean;
+  /** False when the operation connects the database itself (a command line). */
+  connect?: boolean;
   /**
    * Several API calls in a row: a failure of a later one leaves the earlier ones done, so the
    * keys they change may hold intermediate bytes (still whole, still checked by check()).
@@ -187,7 +192,7 @@ async function runOperation(level: FaultLevel, fixture: Content, op: FaultOp): P
     before ??= await contentOf(store.raw);
     const plan = new FaultPlan();
     const db = new RomiDB(store.faulty(plan));
-    await db.connect();
+    if (op.connect !== false) await db.connect();
     arm(plan);
     let error: unknown;
     let reported = false;
