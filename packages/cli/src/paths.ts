@@ -1,6 +1,6 @@
 /** Command-line arguments: paths inside a database, JSON values and files. */
 import { readFile } from 'node:fs/promises';
-import { isPlainObject, type Metadata } from '@romi/db-core';
+import { isPlainObject, parseJsonTree, type Metadata } from '@romi/db-core';
 import { UsageError } from './context.js';
 
 export interface DbPath {
@@ -26,11 +26,14 @@ export function parseDbPath(path: string | undefined, min: 0 | 1 | 2 | 3, max: 1
   return { scan, fileset, file };
 }
 
-/** A JSON argument that must be an object (queries, metadata). */
-export function parseJsonObject(text: string, what: string): Metadata {
+/**
+ * A JSON argument that must be an object (queries, metadata). Metadata is read keeping the text
+ * of its numbers (`276.0` is stored as `276.0`, as Python wrote it), NaN and Infinity included.
+ */
+export function parseJsonObject(text: string, what: string, opts: { metadata?: boolean } = {}): Metadata {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = opts.metadata ? parseJsonTree(text) : JSON.parse(text);
   } catch (err) {
     throw new UsageError(`${what} is not valid JSON: ${(err as Error).message}`);
   }
@@ -38,10 +41,10 @@ export function parseJsonObject(text: string, what: string): Metadata {
   return value as Metadata;
 }
 
-/** A metadata value: JSON when it parses (numbers, booleans, objects), else the string itself. */
+/** A metadata value: JSON when it parses (numbers, booleans, objects; number texts kept), else the string itself. */
 export function parseValue(text: string): unknown {
   try {
-    return JSON.parse(text);
+    return parseJsonTree(text);
   } catch {
     return text;
   }
@@ -54,7 +57,7 @@ export async function readJsonObjectFile(path: string, what: string): Promise<Me
   } catch (err) {
     throw new UsageError(`cannot read ${what} "${path}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  return parseJsonObject(text, `${what} "${path}"`);
+  return parseJsonObject(text, `${what} "${path}"`, { metadata: true });
 }
 
 export function parsePositiveInt(text: string, what: string): number {

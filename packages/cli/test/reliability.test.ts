@@ -352,6 +352,19 @@ describe('copies taken beside a running writer (finding 8)', () => {
   });
 });
 
+describe('Python interop through the command line (findings 13–14)', () => {
+  it('meta set keeps number texts as Python wrote them: 276.0, -0.0, 1e-05', async () => {
+    const db = await newDb();
+    expect((await run(['--db', db, 'import', 'images', join(REAL_PLANT, 'images'), '--scan', 's'])).code).toBe(0);
+    expect((await run(['--db', db, 'meta', 'set', 's', 'age', '276.0'])).code).toBe(0);
+    const file = join(await tempDir(), 'meta.json');
+    await writeFile(file, '{"pose": [76.6, -0.0, 1e-05], "zero": -0.0}');
+    expect((await run(['--db', db, 'meta', 'set', 's/images', '--file', file])).code).toBe(0);
+    expect(await readFile(join(db, 's/metadata/metadata.json'), 'utf8')).toBe('{\n    "age": 276.0\n}');
+    expect(await readFile(join(db, 's/metadata/images.json'), 'utf8')).toBe('{\n    "pose": [\n        76.6,\n        -0.0,\n        1e-05\n    ],\n    "zero": -0.0\n}');
+  });
+});
+
 describe('smaller findings: typed errors and exit codes', () => {
   it('init on a file, import archive of a folder, an unreadable image: one typed line, exit 1', async () => {
     const dir = await tempDir();

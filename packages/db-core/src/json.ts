@@ -513,7 +513,9 @@ export function pythonFloatRepr(n: number): string {
 
 /** How a JS number is written: integers as Python ints, everything else as Python floats. */
 export function formatNumber(n: number): string {
-  if (Number.isSafeInteger(n)) return Object.is(n, -0) ? '0' : String(n);
+  // -0 exists only as a float (Python's -0.0); every other integral value is written as an int.
+  if (Object.is(n, -0)) return '-0.0';
+  if (Number.isSafeInteger(n)) return String(n);
   return pythonFloatRepr(n);
 }
 

@@ -25,13 +25,15 @@ describe('Python-compatible JSON', () => {
     expect(pythonFloatRepr(123.0)).toBe('123.0');
     expect(formatPythonJson(123)).toBe('123');
     expect(formatPythonJson(2 ** 60)).toBe('1.152921504606847e+18');
+    // -0 is only a float: Python writes -0.0, and so does romidb (finding 14 of issue 10).
+    expect(formatPythonJson({ z: -0, l: [-0, 0] })).toBe('{\n    "l": [\n        -0.0,\n        0\n    ],\n    "z": -0.0\n}');
   });
 
   it('output always parses back to the same value (fast-check)', () => {
-    const json = fc.jsonValue({ maxDepth: 4 }).filter((v) => !JSON.stringify(v).includes('-0'));
     fc.assert(
-      fc.property(json, (v) => {
-        expect(JSON.parse(formatPythonJson(v))).toEqual(JSON.parse(JSON.stringify(v)));
+      fc.property(fc.jsonValue({ maxDepth: 4 }), (v) => {
+        // -0 included: it is written as -0.0 and read back as -0.
+        expect(JSON.parse(formatPythonJson(v))).toEqual(v);
       }),
       { numRuns: 2000 },
     );

@@ -90,6 +90,8 @@ export function stringifyJSON(value: unknown, opts: { indent?: number; sortKeys?
       case 'boolean':
         return v ? 'true' : 'false';
       case 'number':
+        // -0 is a float to Python (-0.0), which JSON.stringify would print as 0.
+        if (Object.is(v, -0)) return '-0.0';
         return Number.isFinite(v) ? JSON.stringify(v) : Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
       case 'bigint':
         return v.toString();

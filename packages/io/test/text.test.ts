@@ -35,6 +35,11 @@ describe('JSON', () => {
     expect(text).toBe('{"a": NaN, "b": [Infinity, -Infinity], "s": "NaN and -Infinity stay text"}');
     expect(parseJSON(text)).toEqual({ a: NaN, b: [Infinity, -Infinity], s: 'NaN and -Infinity stay text' });
   });
+  it('writes -0.0 read from Python as -0.0, not 0', () => {
+    const read = parseJSON('{"angle": -0.0}') as { angle: number };
+    expect(Object.is(read.angle, -0)).toBe(true);
+    expect(stringifyJSON(read, { indent: 0 })).toBe('{"angle": -0.0}');
+  });
   it.skipIf(!HAS_NUMPY)(`Python reads what we write and we read what Python writes${NO_NUMPY}`, () => {
     const value = { 'é€😀': [NaN, 1.5, 'x"y\\z\n'], k: { deep: [true, false, null] } };
     const out = python('import json,sys; v=json.loads(sys.argv[1]); print(json.dumps(v, indent=4))', [stringifyJSON(value)]);

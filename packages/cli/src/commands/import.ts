@@ -172,7 +172,7 @@ export function registerImport(program: Command, ctx: Context): void {
     .option('--metadata <json>', 'metadata of the file, a JSON object')
     .action(async (path: string, target: string, opts: { id?: string; metadata?: string }) => {
       const where = parseDbPath(target, 2, 2);
-      const metadata = opts.metadata === undefined ? undefined : parseJsonObject(opts.metadata, '--metadata');
+      const metadata = opts.metadata === undefined ? undefined : parseJsonObject(opts.metadata, '--metadata', { metadata: true });
       const info = await stat(path).catch(() => undefined);
       if (!info?.isFile()) throw new UsageError(`"${path}" is not a readable regular file`);
       const id = opts.id ?? basename(path, extname(path));
