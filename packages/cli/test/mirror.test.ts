@@ -1,5 +1,6 @@
 // mirror fsdb → s3db (patched s3rver) → fsdb: the copy is byte-identical to the source.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { S3Backend } from '@romi/s3db';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startS3rver, type S3TestServer } from '../../s3db/test/servers.js';
@@ -84,6 +85,30 @@ describe('mirror through s3', () => {
     const fromS3 = join(dir, 'from-s3');
     await run(['mirror', s3, fromS3, '--init', '--scan', 'real_plant']);
     expect(await tree(join(local, 'real_plant'))).toEqual(await tree(join(fromS3, 'real_plant')));
+  });
+
+  it('from s3 to a folder: romidb\'s own keys stay behind, a key that is also a folder is named and fails the run', async () => {
+    const bucket = await server.bucket();
+    const hostile = `s3://${bucket}/h?endpoint=${encodeURIComponent(server.endpoint)}&region=${server.region}&forcePathStyle=true`;
+    expect((await run(['--db', hostile, 'init'])).code).toBe(0);
+    const notes = join(await tempDir(), 'notes');
+    await mkdir(notes);
+    await writeFile(join(notes, 'a.txt'), 'a');
+    expect((await run(['--db', hostile, 'import', 'folder', notes, '--scan', 's', '--fileset', 'fs'])).code).toBe(0);
+    // What other S3 clients may have left: a temporary name, and a key that is also a folder.
+    const raw = new S3Backend({ bucket, prefix: 'h', endpoint: server.endpoint, region: server.region, forcePathStyle: true, credentials: server.credentials });
+    const bytes = new TextEncoder().encode('x');
+    await raw.put('s/fs/.romidb-123-0-abc.tmp', bytes);
+    await raw.put('s/fs/both', bytes);
+    await raw.put('s/fs/both/inner.txt', bytes);
+    raw.client.destroy();
+    const local = join(await tempDir(), 'local');
+    const r = await run(['--json', 'mirror', hostile, local, '--init']);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe('romidb: warning: not copied: "s/fs/both" is also the name of a folder in the source\n');
+    expect(JSON.parse(r.out)).toMatchObject({ conflicts: ['s/fs/both'] });
+    expect(await readdir(join(local, 's/fs'))).toEqual(['a.txt', 'both']);
+    expect(await readdir(join(local, 's/fs/both'))).toEqual(['inner.txt']);
   });
 
   it('s3 errors are one line and never show credentials', async () => {

@@ -44,4 +44,13 @@ export class FSDB extends RomiDB {
   }
 }
 
-registerScheme('file:', (url) => new FSDB(fileURLToPath(url)));
+registerScheme('file:', (url) => {
+  let path: string;
+  try {
+    path = fileURLToPath(url);
+  } catch (err) {
+    // Malformed escapes ("%zz") and encoded separators ("%2F") are not paths.
+    throw new InvalidArgumentError(`Malformed file: URL (${(err as Error).message.replace(/\s+/g, ' ')})`);
+  }
+  return new FSDB(path);
+});

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openDB, type CheckReport, type DB, type Fileset, type Scan } from '@romi/db-core';
+import { isRomiError, openDB, type CheckReport, type DB, type Fileset, type Scan } from '@romi/db-core';
 import { FSDB } from '../src/index.js';
 import {
   codeOf,
@@ -384,6 +384,13 @@ describe('opening the real databases', () => {
       await opened.disconnect();
     }
     expectSameTree(await readTree(copy.dir), fixtureTree(P3DV));
+  });
+
+  it('a malformed file: URL is ROMI_INVALID_ARGUMENT, never a raw URIError', async () => {
+    for (const url of [new URL('file:///tmp/a%zz'), new URL('file:///tmp/a%2Fb'), 'file:///tmp/a%zz']) {
+      const err = await openDB(url, { connect: false }).catch((e: unknown) => e);
+      expect(isRomiError(err, 'ROMI_INVALID_ARGUMENT'), String(err)).toBe(true);
+    }
   });
 });
 
