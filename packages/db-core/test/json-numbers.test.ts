@@ -50,7 +50,8 @@ describe('reading numbers as they are written back', () => {
     const text = '{"big": 12345678901234567890, "exp": 1E5, "float": 276.0, "int": 80, "neg0": -0.0, "repr": 0.25, "small": 1e-05}';
     const tree = parseJsonTree(text) as Record<string, unknown>;
     const kept = Object.keys(tree).filter((k) => isLosslessNumber(tree[k]));
-    expect(kept.sort()).toEqual(['big', 'exp', 'float', 'neg0']);
+    // -0.0 is how -0 is written anyway: no text to keep for it.
+    expect(kept.sort()).toEqual(['big', 'exp', 'float']);
     expect(formatPythonJson(tree)).toBe(formatPythonJson(losslessOracle(text)));
     expect(Object.is(toPlain(tree) && (toPlain(tree) as Record<string, number>).neg0, -0)).toBe(true);
   });
