@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
-import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -385,6 +385,16 @@ describe('smaller findings: typed errors and exit codes', () => {
     const unreadable = await run(['--db', db, 'import', 'images', images]);
     expect(unreadable.code).toBe(1);
     expect(unreadable.err).toMatch(/^romidb: Cannot read "[^"]+b\.png": ENOENT\n$/);
+    expect(await readdir(db)).toEqual(['romidb']);
+    // Permission denied (root reads anything: the binary runs with reads of that image failing).
+    await rm(join(images, 'b.png'));
+    await writeFile(join(images, 'b.png'), 'png');
+    const preload = join(dir, 'eacces.mjs');
+    await writeFile(preload, `import fs from 'node:fs';\nconst readFile = fs.promises.readFile;\nfs.promises.readFile = async (p, ...rest) => { if (String(p).endsWith('b.png')) throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' }); return readFile(p, ...rest); };\n`);
+    const child = spawn(process.execPath, ['--import', preload, fileURLToPath(new URL('../dist/bin.js', import.meta.url)), '--db', db, 'import', 'images', images], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const denied = await collect(child);
+    expect(denied.code).toBe(1);
+    expect(denied.err).toMatch(/^romidb: Cannot read "[^"]+b\.png": permission denied\n$/);
     expect(await readdir(db)).toEqual(['romidb']);
   });
 

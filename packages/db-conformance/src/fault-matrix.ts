@@ -128,6 +128,7 @@ export const API_OPERATIONS: FaultOp[] = [
   { name: 'writeBytes (same extension)', run: async (db) => (await file(db, 'f0')).writeBytes(bytes(333, 40), 'png') },
   { name: 'writeBytes (new extension)', run: async (db) => (await file(db, 'f1')).writeBytes(bytes(333, 41), 'jpg') },
   { name: 'writeStream', run: async (db) => (await file(db, 'f2')).writeStream(chunks(), 'png') },
+  { name: 'fileset.setMetadata', run: async (db) => (await fileset(db, 'plant', 'images')).setMetadata('channel', 'gray') },
   { name: 'file.setMetadata', run: async (db) => (await file(db, 'f0')).setMetadata({ a: 1, b: [1, 2] }) },
   { name: 'deleteFile', run: async (db) => (await fileset(db, 'plant', 'images')).deleteFile('f1') },
   {
