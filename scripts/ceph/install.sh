@@ -25,7 +25,9 @@ export DEBIAN_FRONTEND=noninteractive
 if ! apt-cache show radosgw >/dev/null 2>&1; then
   apt-get update -q >&2
 fi
-apt-get install -y -q --no-install-recommends radosgw ceph-mon ceph-osd >&2
+# A stale package index (a mirror that has moved on) fails the install: refresh it and try once more.
+apt-get install -y -q --no-install-recommends radosgw ceph-mon ceph-osd >&2 ||
+  { apt-get update -q >&2 && apt-get install -y -q --no-install-recommends radosgw ceph-mon ceph-osd >&2; }
 
 # curl is used by start.sh to probe the S3 endpoint.
 command -v curl >/dev/null 2>&1 || apt-get install -y -q --no-install-recommends curl >&2
