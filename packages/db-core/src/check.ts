@@ -2,8 +2,9 @@
  * check(): compares what files.json and the metadata say with what storage holds.
  * fix: re-indexes unlisted files and filesets, recreates missing fileset folders, and
  * drops entries whose data is gone after backing up files.json. It never deletes data: what
- * it removes are leftovers of killed writers (temporary files, trash, scans an interrupted
- * operation was filling), which held no data of anyone's before that operation.
+ * it removes are leftovers of stopped writers (temporary files, trash, scans an interrupted
+ * operation was filling, the old data of a rewrite cut short after its index write), marked as
+ * such by romidb when it wrote them.
  */
 import { isInternalKey } from './backend.js';
 import { ErrorCodes, isRomiError, ScanNotFoundError } from './errors.js';
