@@ -179,7 +179,21 @@ export function assertBucketName(bucket: unknown): asserts bucket is string {
   }
 }
 
-/** Refuses endpoints that carry credentials (user:password@host), without echoing them. */
+/** Decodes %XX escapes until none is left (a few rounds), leaving malformed ones as they are. */
+export function decodeAll(text: string): string {
+  for (let i = 0; i < 4; i++) {
+    const next = text.replace(/%[0-9A-Fa-f]{2}/g, (e) => String.fromCharCode(parseInt(e.slice(1), 16)));
+    if (next === text) break;
+    text = next;
+  }
+  return text;
+}
+
+/**
+ * Refuses endpoints that could carry credentials, without echoing them: an "@", "?" or "#",
+ * raw or escaped, can only be a user info or a password cut short in an S3 endpoint
+ * (http(s)://host[:port][/path]), whatever a URL parser makes of "https://user:1/pa@host".
+ */
 export function checkEndpoint(endpoint: string | undefined): string | undefined {
   if (endpoint === undefined) return undefined;
   let url: URL;
@@ -188,8 +202,8 @@ export function checkEndpoint(endpoint: string | undefined): string | undefined 
   } catch {
     throw new InvalidArgumentError('The S3 endpoint is not a valid URL (expected e.g. "https://s3.example.org" or "http://127.0.0.1:7480")');
   }
-  if (url.username !== '' || url.password !== '') {
-    throw new InvalidArgumentError('The S3 endpoint URL must not contain credentials; pass them as `credentials` or through the AWS environment');
+  if (url.username !== '' || url.password !== '' || /[@?#]/.test(decodeAll(endpoint))) {
+    throw new InvalidArgumentError('The S3 endpoint URL must not contain credentials, a query or a fragment; pass credentials as `credentials` or through the AWS environment');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(`The S3 endpoint must be an http(s) URL, got "${url.protocol}"`);
   return endpoint;

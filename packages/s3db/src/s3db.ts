@@ -1,5 +1,5 @@
 import { ErrorCodes, InvalidArgumentError, isRomiError, LOCK_NAME, MARKER_KEY, RomiDB, type ConnectOptions, type RomiDBOptions } from '@romi/db-core';
-import { S3Backend, type S3BackendOptions } from './s3-backend.js';
+import { decodeAll, S3Backend, type S3BackendOptions } from './s3-backend.js';
 
 export interface S3DBOptions extends RomiDBOptions, S3BackendOptions {}
 
@@ -21,16 +21,6 @@ function decodeComponent(text: string, what: string): string {
 /** A parameter name as errors quote it: only a plain word, which cannot be a piece of a password. */
 function quoted(name: string): string {
   return /^[A-Za-z][A-Za-z0-9_-]{0,39}$/.test(name) ? ` "${name}"` : '';
-}
-
-/** Decodes %XX escapes until none is left (a few rounds), leaving malformed ones as they are. */
-function decodeAll(text: string): string {
-  for (let i = 0; i < 4; i++) {
-    const next = text.replace(/%[0-9A-Fa-f]{2}/g, (e) => String.fromCharCode(parseInt(e.slice(1), 16)));
-    if (next === text) break;
-    text = next;
-  }
-  return text;
 }
 
 /**

@@ -4,7 +4,7 @@
 // typed error, never a raw URIError.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, isRomiError, openDB, parseDatabaseUrl } from '@romi/db-core';
-import { parseS3Url, S3DB, type S3DBOptions } from '../src/index.js';
+import { parseS3Url, S3Backend, S3DB, type S3DBOptions } from '../src/index.js';
 import { codeOf } from './helpers.js';
 import { everyRendering, HOSTILE_PASSWORDS, hostileLocations, leaks } from './hostile-locations.js';
 import { startS3rver, type S3TestServer } from './servers.js';
@@ -48,7 +48,7 @@ describe('locations holding a secret', () => {
     expect(cases).toBeGreaterThan(200);
   });
 
-  it('are refused as endpoints in the options (new S3DB, init, forceUnlock), showing no part of them', async () => {
+  it('are refused as endpoints in the options (new S3DB, init, forceUnlock, new S3Backend), showing no part of them', async () => {
     const problems: string[] = [];
     for (const password of HOSTILE_PASSWORDS) {
       const enc = encodeURIComponent(password);
@@ -65,6 +65,7 @@ describe('locations holding a secret', () => {
         problems.push(...(await problemsOf(`new S3DB ${label}`, password, () => new S3DB(opts), ErrorCodes.INVALID_ARGUMENT)));
         problems.push(...(await problemsOf(`S3DB.init ${label}`, password, () => S3DB.init(opts), ErrorCodes.INVALID_ARGUMENT)));
         problems.push(...(await problemsOf(`S3DB.forceUnlock ${label}`, password, () => S3DB.forceUnlock(opts), ErrorCodes.INVALID_ARGUMENT)));
+        problems.push(...(await problemsOf(`new S3Backend ${label}`, password, () => new S3Backend(opts), ErrorCodes.INVALID_ARGUMENT)));
       }
     }
     expect(problems).toEqual([]);
