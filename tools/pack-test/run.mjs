@@ -1,15 +1,16 @@
 // The packed-install test (`pnpm test:packed`; .ci/run runs it after `tsc -b`): what a user of
-// the published packages gets. It builds (tsc -b, incremental), packs every public package with
-// `pnpm pack` (workspace:* becomes real versions, publishConfig applies), checks each packed
-// package.json and file list, runs publint and @arethetypeswrong/cli on each tarball, installs the
-// tarballs with npm into an empty temporary project (third-party dependencies from the npm
-// registry or its cache), then, there: imports every package from its dist with plain `node`
-// (consumer.mjs), type-checks consumer.ts against the shipped .d.ts (NodeNext and bundler), and
-// runs the installed `romidb` bin (--version, demo, ls, check).
+// the published packages gets. It runs the clone's `pnpm romidb --version`, builds (tsc -b,
+// incremental), packs every public package with `pnpm pack` (workspace:* becomes real versions,
+// publishConfig applies), checks each packed package.json and file list, runs publint and
+// @arethetypeswrong/cli on each tarball, installs the tarballs with npm into an empty temporary
+// project (third-party dependencies from the npm registry or its cache), then, there: imports
+// every package from its dist with plain `node` (consumer.mjs), type-checks consumer.ts against
+// the shipped .d.ts (NodeNext and bundler), and runs the installed `romidb` bin (--version,
+// demo, ls, check).
 //
 //   node tools/pack-test/run.mjs [--keep] [--no-install]
 //     --keep        keep the temporary folder (its path is printed)
-//     --no-install  only build, pack, check the manifests and lint (a few seconds, no network)
+//     --no-install  only build, pack, check the manifests and lint (about 20 s, no network)
 //
 // Prints one line per check and ends with "packed-install: N checks, N failed (T s)"; exits 1
 // when any check failed.
@@ -131,6 +132,11 @@ await mkdir(tarballs);
 await mkdir(project);
 
 try {
+  // The Quick start's promise, from the sources of the clone (no build involved).
+  await check('pnpm romidb --version (the workspace script)', async () => {
+    const out = (await ok('pnpm', ['romidb', '--version'])).trim();
+    if (out !== versions.get('@romi/cli')) throw new Error(`printed "${out}", expected ${versions.get('@romi/cli')}`);
+  });
   if (!(await check('build (tsc -b)', () => ok(process.execPath, [TSC, '-b'])))) throw new Error('stop');
 
   await pool(packages, 2, (pkg) => check(`pack ${pkg.manifest.name}`, async () => {
