@@ -41,6 +41,7 @@ import {
   snapshotScan,
   StorageError,
   throwIfAborted,
+  toKey,
   type ObjectMeta,
   type Problem,
   type RomiDB,
@@ -194,11 +195,11 @@ async function addObject(db: RomiDB, pack: tar.Pack, object: ObjectMeta, signal?
   }
   try {
     if (object.size <= BUFFER_LIMIT) {
-      const { bytes, meta } = await db.backend.get(object.key, { signal });
+      const { bytes, meta } = await db.backend.get(toKey(object.key), { signal });
       await addEntry(pack, { name: object.key, size: meta.size, mode: 0o644, mtime }, bytes);
     } else {
       // The header needs the size: it is the size of the very version being streamed.
-      const { stream, meta } = await db.backend.getStream(object.key, { signal });
+      const { stream, meta } = await db.backend.getStream(toKey(object.key), { signal });
       await addEntry(pack, { name: object.key, size: meta.size, mode: 0o644, mtime }, stream as unknown as AsyncIterable<Uint8Array>);
     }
     return true;
@@ -407,7 +408,7 @@ async function planImport(db: RomiDB, path: string, archiveSize: number, limits:
   // Refuse scans that exist, and folders holding anything at all.
   for (const scan of [...scans].sort()) {
     if (await db.hasScan(scan, { signal })) throw new ScanExistsError(scan);
-    for await (const entry of db.backend.list(`${scan}/`, { signal })) {
+    for await (const entry of db.backend.list(keys.scanFolder(scan), { signal })) {
       if (!entry.key.endsWith('/')) throw new OccupiedError(`scan "${scan}"`, entry.key);
     }
     if (await db.backend.head(keys.pending(scan), { signal })) throw new OccupiedError(`scan "${scan}"`, keys.pending(scan));
@@ -435,7 +436,9 @@ export async function importArchive(db: RomiDB, path: string, opts: ArchiveOptio
   if (!info.isFile()) throw new InvalidArgumentError(`Cannot read archive "${path}": not a regular file`);
   const size = info.size;
   const { plan, entries } = await planImport(db, path, size, limits, signal);
-  const what = { what: 'import an archive', signal };
+  const what = { signal };
+  // Every put and delete below checks the writer lock first.
+  const storage = db.storageWriter();
   const importing = new Set(plan.scans);
   const claimed: string[] = [];
   const indexes = new Map<string, Uint8Array>();
@@ -447,7 +450,7 @@ export async function importArchive(db: RomiDB, path: string, opts: ArchiveOptio
     const claim = new TextEncoder().encode(JSON.stringify({ operation: 'import archive', archive: path, pid: process.pid, host: hostname(), started: new Date().toISOString() }));
     for (const scan of plan.scans) {
       try {
-        await db.write(keys.pending(scan), claim, { ...what, ifNoneMatch: '*' });
+        await storage.put(keys.pending(scan), claim, { ...what, ifNoneMatch: '*' });
       } catch (err) {
         if (isRomiError(err, ErrorCodes.CONDITION_FAILED)) throw new OccupiedError(`scan "${scan}"`, keys.pending(scan));
         throw err;
@@ -471,15 +474,15 @@ export async function importArchive(db: RomiDB, path: string, opts: ArchiveOptio
       }
       if (type === 'directory') {
         await drain(entry);
-        await db.write(`${rel}/`, new Uint8Array(), what);
+        await storage.put(toKey(`${rel}/`), new Uint8Array(), what);
       } else if (rel === `${top}/${INDEX_NAME}` || entrySize <= BUFFER_LIMIT) {
         const chunks: Buffer[] = [];
         for await (const chunk of entry) chunks.push(chunk);
         const data = new Uint8Array(Buffer.concat(chunks));
         if (rel === `${top}/${INDEX_NAME}`) indexes.set(top, data);
-        else await db.write(rel, data, what);
+        else await storage.put(toKey(rel), data, what);
       } else {
-        await db.write(rel, entry as AsyncIterable<Uint8Array>, { ...what, size: entrySize });
+        await storage.put(toKey(rel), entry as AsyncIterable<Uint8Array>, { ...what, size: entrySize });
       }
       bytes += entrySize;
     }
@@ -487,16 +490,14 @@ export async function importArchive(db: RomiDB, path: string, opts: ArchiveOptio
     // Each scan's index last: it only lists data that is already stored. Then the claim goes.
     for (const scan of plan.scans) {
       const index = indexes.get(scan);
-      if (index) await db.write(keys.index(scan), index, what);
-      db.assertWritable('import an archive');
-      await db.backend.delete(keys.pending(scan));
+      if (index) await storage.put(keys.index(scan), index, what);
+      await storage.delete(keys.pending(scan));
     }
   } catch (err) {
     // Everything in a claimed folder was written by this import: take it all back.
     for (const scan of claimed) {
       try {
-        db.assertWritable('undo an archive import');
-        await db.backend.delete(keys.scanFolder(scan));
+        await storage.delete(keys.scanFolder(scan));
       } catch {
         break;
       }

@@ -1,4 +1,4 @@
-import type { Backend, DB } from '@romi/db-core';
+import { toKey, type Backend, type DB } from '@romi/db-core';
 
 /** One fresh, isolated database handed to each test. */
 export interface ConformanceContext {
@@ -38,21 +38,21 @@ export async function snapshot(backend: Backend): Promise<Record<string, string>
   }
   keys.sort();
   for (const key of keys) {
-    out[key] = key.endsWith('/') ? '' : Buffer.from((await backend.get(key)).bytes).toString('base64');
+    out[key] = key.endsWith('/') ? '' : Buffer.from((await backend.get(toKey(key))).bytes).toString('base64');
   }
   return out;
 }
 
 export async function text(backend: Backend, key: string): Promise<string> {
-  return new TextDecoder().decode((await backend.get(key)).bytes);
+  return new TextDecoder().decode((await backend.get(toKey(key))).bytes);
 }
 
 export async function putText(backend: Backend, key: string, value: string): Promise<void> {
-  await backend.put(key, new TextEncoder().encode(value));
+  await backend.put(toKey(key), new TextEncoder().encode(value));
 }
 
 export async function listKeys(backend: Backend, prefix = ''): Promise<string[]> {
   const keys: string[] = [];
-  for await (const entry of backend.list(prefix)) if (entry.kind === 'object' && !entry.key.endsWith('/') && !VOLATILE.test(entry.key)) keys.push(entry.key);
+  for await (const entry of backend.list(prefix === '' ? '' : toKey(prefix))) if (entry.kind === 'object' && !entry.key.endsWith('/') && !VOLATILE.test(entry.key)) keys.push(entry.key);
   return keys.sort();
 }

@@ -9,7 +9,7 @@
  *  - check() is clean, or check --fix makes it clean without touching a foreign key.
  */
 import { describe, expect, it } from 'vitest';
-import { isRomiError, mapLimit, mirror, RomiDB, type Backend, type DB } from '@romi/db-core';
+import { isRomiError, mapLimit, mirror, RomiDB, toKey, type Backend, type DB } from '@romi/db-core';
 import { faultApplies, FaultPlan, type FaultKind } from './faults.js';
 
 /** Storage content: key → base64 of its bytes ('' for folders). */
@@ -65,14 +65,14 @@ export async function contentOfBytes(backend: Backend): Promise<Content> {
   const out: Content = new Map();
   for (const key of keys.sort()) {
     // check --fix names its backups of files.json by the time: runs compare without it.
-    out.set(key.replace(/\/files_\d{8}_\d{6}(_\d+)?\.json$/, '/files_<time>.json'), key.endsWith('/') ? '' : Buffer.from((await backend.get(key)).bytes).toString('base64'));
+    out.set(key.replace(/\/files_\d{8}_\d{6}(_\d+)?\.json$/, '/files_<time>.json'), key.endsWith('/') ? '' : Buffer.from((await backend.get(toKey(key))).bytes).toString('base64'));
   }
   return out;
 }
 
 /** Writes `content` into empty storage. */
 export async function fill(backend: Backend, content: Content): Promise<void> {
-  await mapLimit([...content], 8, ([key, value]) => backend.put(key, key.endsWith('/') ? new Uint8Array() : Buffer.from(value, 'base64')));
+  await mapLimit([...content], 8, ([key, value]) => backend.put(toKey(key), key.endsWith('/') ? new Uint8Array() : Buffer.from(value, 'base64')));
 }
 
 /** The database every case starts from: two scans, unmanaged files, and a folder that is not a scan. */
@@ -135,9 +135,9 @@ export const API_OPERATIONS: FaultOp[] = [
     name: 'check --fix',
     prepare: async (raw) => {
       // A file whose data and metadata are gone (fix drops its entry), and unlisted data (fix indexes it).
-      await raw.delete('plant/images/f2.png');
-      await raw.delete('plant/metadata/images/f2.json');
-      await raw.put('plant/images/stray.png', bytes(50, 60));
+      await raw.delete(toKey('plant/images/f2.png'));
+      await raw.delete(toKey('plant/metadata/images/f2.json'));
+      await raw.put(toKey('plant/images/stray.png'), bytes(50, 60));
     },
     run: (db) => db.check({ fix: true }),
     failed: (report) => !(report as { ok: boolean }).ok,
@@ -284,7 +284,7 @@ export function describeFaultMatrix(name: string, levels: FaultLevel[], operatio
       if (!fixture) {
         const store = await level.create(new Map([['romidb', '']]));
         await buildFixture(new RomiDB(store.raw));
-        for (const [key, text] of FOREIGN) await store.raw.put(key, enc.encode(text));
+        for (const [key, text] of FOREIGN) await store.raw.put(toKey(key), enc.encode(text));
         fixture = await contentOfBytes(store.raw);
         await store.dispose();
         for (const [key, text] of FOREIGN) expect(fixture.get(key)).toBe(b64(text));

@@ -17,6 +17,7 @@ import {
   type Backend,
   type BackendCapabilities,
   type Body,
+  type Key,
   type ListEntry,
   type ListOptions,
   type LockHandle,
@@ -146,11 +147,11 @@ export class FaultyBackend implements Backend {
     throw error();
   }
 
-  get(key: string, opts?: SignalOptions): Promise<StoredObject> {
+  get(key: Key, opts?: SignalOptions): Promise<StoredObject> {
     return this.#call(`get ${key}`, () => this.inner.get(key, opts));
   }
 
-  async getStream(key: string, opts?: SignalOptions): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }> {
+  async getStream(key: Key, opts?: SignalOptions): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }> {
     const call = `getStream ${key}`;
     const kind = this.plan.next(call);
     if (kind !== undefined && kind !== 'short' && kind !== 'lost') throw new StorageError(`Storage error on ${call}: ${kind}`, { cause: failure(kind, call) });
@@ -159,7 +160,7 @@ export class FaultyBackend implements Backend {
     return { stream: breakHalfway(got.stream, got.meta.size, call), meta: got.meta };
   }
 
-  async put(key: string, body: Body, opts?: PutOptions): Promise<ObjectMeta> {
+  async put(key: Key, body: Body, opts?: PutOptions): Promise<ObjectMeta> {
     const call = `put ${key}`;
     const kind = this.plan.next(call);
     if (kind === 'short') {
@@ -170,15 +171,15 @@ export class FaultyBackend implements Backend {
     return this.#call(call, () => this.inner.put(key, body, opts), kind);
   }
 
-  head(key: string, opts?: SignalOptions): Promise<ObjectMeta | undefined> {
+  head(key: Key, opts?: SignalOptions): Promise<ObjectMeta | undefined> {
     return this.#call(`head ${key}`, () => this.inner.head(key, opts));
   }
 
-  delete(key: string, opts?: SignalOptions): Promise<void> {
+  delete(key: Key, opts?: SignalOptions): Promise<void> {
     return this.#call(`delete ${key}`, () => this.inner.delete(key, opts));
   }
 
-  async *list(prefix: string, opts?: ListOptions): AsyncIterable<ListEntry> {
+  async *list(prefix: Key | '', opts?: ListOptions): AsyncIterable<ListEntry> {
     const call = `list ${prefix}`;
     const kind = this.plan.next(call);
     if (kind !== undefined) {
@@ -201,7 +202,7 @@ export class FaultyBackend implements Backend {
     return this.inner.forceUnlock?.(name) ?? Promise.resolve();
   }
 
-  localPath(key: string): string | undefined {
+  localPath(key: Key): string | undefined {
     return this.inner.localPath?.(key);
   }
 

@@ -4,7 +4,7 @@
  * foreign files.json lists under reserved or unsafe ids stay readable but cannot be changed.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, type DB } from '@romi/db-core';
+import { ErrorCodes, toKey, type DB } from '@romi/db-core';
 import { putText, snapshot, text, type ConformanceContext } from './context.js';
 
 export interface OwnershipHarness {
@@ -36,7 +36,7 @@ export function describeOwnership(h: OwnershipHarness): void {
     });
 
     it('createScan takes an empty folder', async () => {
-      await h.ctx().backend.put('empty_scan/', new Uint8Array());
+      await h.ctx().backend.put(toKey('empty_scan/'), new Uint8Array());
       const scan = await h.db().createScan('empty_scan', { metadata: { a: 1 } });
       expect(await scan.getMetadata('a')).toBe(1);
       expect(await h.db().listScans()).toEqual(['empty_scan']);

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, isRomiError, type DB, type Fileset, type Scan } from '@romi/db-core';
+import { ErrorCodes, isRomiError, toKey, type DB, type Fileset, type Scan } from '@romi/db-core';
 import { listKeys, putText, snapshot, text, type ConformanceContext, type ConformanceFactory, type ConformanceOptions, type Feature } from './context.js';
 import { describeOwnership } from './ownership.js';
 
@@ -127,7 +127,7 @@ export function describeConformance(name: string, factory: ConformanceFactory, o
       });
 
       it('throws ROMI_NOT_A_DATABASE without the marker, writing nothing', async () => {
-        await ctx.backend.delete('romidb');
+        await ctx.backend.delete(toKey('romidb'));
         const before = await snapshot(ctx.backend);
         expect(await codeOf(db.connect())).toBe(ErrorCodes.NOT_A_DATABASE);
         expect(await codeOf(db.connect({ readOnly: true }))).toBe(ErrorCodes.NOT_A_DATABASE);
@@ -419,7 +419,7 @@ export function describeConformance(name: string, factory: ConformanceFactory, o
         const { fileset } = await fullScan();
         const f = await fileset.createFile('f');
         await f.writeText('x', 'txt');
-        await ctx.backend.delete('myscan_001/fileset_001/f.txt');
+        await ctx.backend.delete(toKey('myscan_001/fileset_001/f.txt'));
         expect(await codeOf(f.readBytes())).toBe(ErrorCodes.NOT_FOUND);
         const chunks = f.readStream().getReader();
         expect(await codeOf(chunks.read())).toBe(ErrorCodes.NOT_FOUND);
@@ -803,7 +803,7 @@ export function describeConformance(name: string, factory: ConformanceFactory, o
       });
 
       it('finds missing-file, unlisted-file, unlisted-fileset, corrupt-json and orphan-metadata', async () => {
-        await ctx.backend.delete('myscan_001/fileset_001/a.txt');
+        await ctx.backend.delete(toKey('myscan_001/fileset_001/a.txt'));
         await putText(ctx.backend, 'myscan_001/fileset_001/c.txt', 'c');
         await putText(ctx.backend, 'myscan_001/extra_fs/x.bin', 'x');
         await putText(ctx.backend, 'myscan_001/metadata/fileset_001/ghost.json', '{}');
@@ -830,7 +830,7 @@ export function describeConformance(name: string, factory: ConformanceFactory, o
       });
 
       it('fix re-indexes unlisted files and drops entries whose data is gone, deleting no data', async () => {
-        await ctx.backend.delete('myscan_001/fileset_001/a.txt');
+        await ctx.backend.delete(toKey('myscan_001/fileset_001/a.txt'));
         await putText(ctx.backend, 'myscan_001/fileset_001/c.txt', 'c');
         await putText(ctx.backend, 'myscan_001/extra_fs/x.bin', 'x');
         const keysBefore = await listKeys(ctx.backend);

@@ -1,12 +1,15 @@
 /**
  * The storage abstraction. A backend knows keys and bytes, never scans or filesets:
- * all of the layout lives in the core. Keys are relative POSIX paths inside the
- * database root ("myscan_001/files.json"); a key ending in "/" names a folder
- * (an empty directory on a file system, a zero-byte marker object in S3).
+ * all of the layout lives in the core. Keys are relative POSIX paths inside the database
+ * root ("myscan_001/files.json"), checked once by `toKey` (key.ts): backends take them as
+ * they are. A key ending in "/" names a folder (an empty directory on a file system, a
+ * zero-byte marker object in S3).
  *
  * Backends throw the core's typed errors: KeyNotFoundError, ConditionFailedError,
  * InvalidKeyError, DBBusyError (lock), LockLostError, AbortedError, StorageError.
  */
+
+import type { Key } from './key.js';
 
 export type Body = Uint8Array | AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;
 
@@ -48,13 +51,7 @@ export interface ListOptions extends SignalOptions {
   internal?: boolean;
 }
 
-/** Names romidb keeps for itself in storage (temporary files, trash, markers, manifests). */
-export const INTERNAL_PREFIX = '.romidb-';
 
-/** Whether a key is, or lies under, one of romidb's own entries. */
-export function isInternalKey(key: string): boolean {
-  return key.startsWith(INTERNAL_PREFIX) || key.includes(`/${INTERNAL_PREFIX}`);
-}
 
 export type ListEntry = (ObjectMeta & { kind: 'object' }) | { kind: 'prefix'; key: string };
 
@@ -97,22 +94,22 @@ export interface Backend {
   /** A URL naming the storage, without secrets. */
   readonly url: string;
   readonly capabilities: BackendCapabilities;
-  get(key: string, opts?: SignalOptions): Promise<StoredObject>;
-  getStream(key: string, opts?: SignalOptions): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }>;
+  get(key: Key, opts?: SignalOptions): Promise<StoredObject>;
+  getStream(key: Key, opts?: SignalOptions): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }>;
   /** Atomic: a reader sees the old object or the new one, never a torn one. */
-  put(key: string, body: Body, opts?: PutOptions): Promise<ObjectMeta>;
-  head(key: string, opts?: SignalOptions): Promise<ObjectMeta | undefined>;
+  put(key: Key, body: Body, opts?: PutOptions): Promise<ObjectMeta>;
+  head(key: Key, opts?: SignalOptions): Promise<ObjectMeta | undefined>;
   /**
    * Idempotent: deleting a missing key succeeds. A key ending in "/" deletes the folder
    * and everything below it (on a file system, by renaming it away first).
    */
-  delete(key: string, opts?: SignalOptions): Promise<void>;
+  delete(key: Key, opts?: SignalOptions): Promise<void>;
   /**
    * Objects whose key starts with `prefix` (recursively, folder markers included as
    * zero-size objects with keys ending in "/"), or one level with `delimiter: '/'`.
    * Order is unspecified.
    */
-  list(prefix: string, opts?: ListOptions): AsyncIterable<ListEntry>;
+  list(prefix: Key | '', opts?: ListOptions): AsyncIterable<ListEntry>;
   /** Exclusive lock named by a key. Throws DBBusyError when held elsewhere after `waitMs`. */
   lock(name: string, opts?: LockOptions): Promise<LockHandle>;
   /** What holds the lock `name` now, or undefined when nobody does. */
@@ -120,7 +117,7 @@ export interface Backend {
   /** Clears the lock `name` whoever holds it. */
   forceUnlock?(name: string): Promise<void>;
   /** The real path of a key on a local file system, when there is one. */
-  localPath?(key: string): string | undefined;
+  localPath?(key: Key): string | undefined;
   close?(): Promise<void>;
 }
 

@@ -6,21 +6,30 @@
  * operation was filling, the old data of a rewrite cut short after its index write), marked as
  * such by romidb when it wrote them.
  */
-import { isInternalKey } from './backend.js';
 import { ErrorCodes, isRomiError, ScanNotFoundError } from './errors.js';
 import { parseJsonTree, isPlainObject } from './json.js';
-import { isLeftoverName, keys, INDEX_NAME, LOCK_NAME, METADATA_DIR, PENDING_NAME, REPLACED_PREFIX, ScanIndex, storedNameProblem } from './layout.js';
-import type { RomiDB, ScanImpl } from './db.js';
+import { toKey } from './key.js';
+import {
+  INDEX_NAME,
+  isInternalKey,
+  isLeftoverName,
+  keys,
+  LOCK_NAME,
+  METADATA_DIR,
+  NOT_FILESETS,
+  PENDING_NAME,
+  REPLACED_PREFIX,
+  ScanIndex,
+  storedNameProblem,
+} from './layout.js';
+import type { Port } from './port.js';
 import type { CheckOptions, CheckReport, Problem } from './types.js';
 import { mapLimit } from './util.js';
 
-/** Folders inside a scan that are not filesets. */
-const NOT_FILESETS = new Set([METADATA_DIR, 'webcache']);
-
 const LEFTOVER = 'left by a writer that was stopped (a temporary file or trash); holds no data that was stored';
 
-export async function runCheck(db: RomiDB, opts: CheckOptions): Promise<CheckReport> {
-  const { backend } = db;
+export async function runCheck(port: Port, opts: CheckOptions): Promise<CheckReport> {
+  const { backend } = port;
   const signal = opts.signal;
   const problems: Problem[] = [];
   const fix = !!opts.fix;
@@ -28,7 +37,7 @@ export async function runCheck(db: RomiDB, opts: CheckOptions): Promise<CheckRep
   let liveWriter = false;
 
   if (backend.inspectLock) {
-    const info = await backend.inspectLock(LOCK_NAME, { signal, staleMs: db.options.lockStaleMs });
+    const info = await backend.inspectLock(LOCK_NAME, { signal, staleMs: port.lockStaleMs });
     if (info?.foreign) {
       problems.push({ kind: 'foreign-lock', key: LOCK_NAME, detail: 'a lock written by another tool is present; it is honoured and never taken over automatically' });
     } else if (info?.stale) {
@@ -43,7 +52,7 @@ export async function runCheck(db: RomiDB, opts: CheckOptions): Promise<CheckRep
 
   let scanIds: string[];
   if (opts.scans) {
-    for (const id of opts.scans) if (!(await db.hasScan(id, { signal }))) throw new ScanNotFoundError(id);
+    for (const id of opts.scans) if (!(await port.hasScan(id, { signal }))) throw new ScanNotFoundError(id);
     scanIds = opts.scans;
   } else {
     scanIds = [];
@@ -61,12 +70,12 @@ export async function runCheck(db: RomiDB, opts: CheckOptions): Promise<CheckRep
     scanIds.sort();
   }
 
-  await mapLimit(scanIds, 4, (id) => checkScan(db, id, fix, problems, leftover, signal), signal);
+  await mapLimit(scanIds, 4, (id) => checkScan(port, id, fix, problems, leftover, signal), signal);
   problems.push(...leftovers);
   if (fix) {
     for (const p of leftovers) {
-      db.assertWritable('repair the database');
-      await backend.delete(p.key!, { signal });
+      port.assertWritable('repair the database');
+      await backend.delete(toKey(p.key!), { signal });
       p.fixed = true;
     }
   }
@@ -74,21 +83,21 @@ export async function runCheck(db: RomiDB, opts: CheckOptions): Promise<CheckRep
 }
 
 async function checkScan(
-  db: RomiDB,
+  port: Port,
   scanId: string,
   fix: boolean,
   problems: Problem[],
   leftover: (key: string, scan: string, detail?: string) => void,
   signal?: AbortSignal,
 ): Promise<void> {
-  const { backend } = db;
+  const { backend } = port;
   const prefix = `${scanId}/`;
   const objects = new Set<string>();
   const folders = new Set<string>();
   let pending = false;
   /** Data that a rewrite with another extension was replacing (marker → data, relative keys). */
   const replaced = new Map<string, string>();
-  for await (const entry of backend.list(prefix, { internal: true, signal })) {
+  for await (const entry of backend.list(toKey(prefix), { internal: true, signal })) {
     if (entry.kind !== 'object') continue;
     const rel = entry.key.slice(prefix.length);
     if (isInternalKey(rel)) {
@@ -114,8 +123,8 @@ async function checkScan(
     };
     problems.push(problem);
     if (fix) {
-      db.assertWritable('repair the database');
-      await backend.delete(problem.key!, { signal });
+      port.assertWritable('repair the database');
+      await backend.delete(toKey(problem.key!), { signal });
       problem.fixed = true;
     }
     if (!complete) return;
@@ -140,7 +149,7 @@ async function checkScan(
   await mapLimit(metadataKeys, 8, async (rel) => {
     const key = prefix + rel;
     try {
-      const tree = parseJsonTree((await backend.get(key, { signal })).bytes);
+      const tree = parseJsonTree((await backend.get(toKey(key), { signal })).bytes);
       if (!isPlainObject(tree)) throw new Error('not a JSON object');
     } catch (err) {
       if (isRomiError(err)) throw err;
@@ -237,7 +246,7 @@ async function checkScan(
   const repairable = missing.length + missingFolders.length + unlisted.length + unlistedFilesets.size;
   if (repairable === 0) return;
   try {
-    await repairScan(db, scanId, { missing, missingFolders, unlisted, unlistedFilesets }, problems, signal);
+    await repairScan(port, scanId, { missing, missingFolders, unlisted, unlistedFilesets }, problems, signal);
   } catch (err) {
     // One scan that cannot be repaired does not stop the others; its problems stay open.
     if (!isRomiError(err) || isRomiError(err, ErrorCodes.ABORTED) || isRomiError(err, ErrorCodes.LOCK_LOST)) throw err;
@@ -246,9 +255,9 @@ async function checkScan(
 }
 
 /** Why `key` cannot be reached safely (it resolves outside the root), or undefined. */
-async function unsafeKey(backend: RomiDB['backend'], key: string, signal?: AbortSignal): Promise<string | undefined> {
+async function unsafeKey(backend: Port['backend'], key: string, signal?: AbortSignal): Promise<string | undefined> {
   try {
-    await backend.head(key, { signal });
+    await backend.head(toKey(key), { signal });
     return undefined;
   } catch (err) {
     if (isRomiError(err, ErrorCodes.INVALID_KEY)) return `cannot be reached safely: ${(err as Error).message}`;
@@ -263,11 +272,11 @@ interface Repairs {
   unlistedFilesets: Map<string, Problem>;
 }
 
-async function repairScan(db: RomiDB, scanId: string, { missing, missingFolders, unlisted, unlistedFilesets }: Repairs, problems: Problem[], signal?: AbortSignal): Promise<void> {
-  const { backend } = db;
-  const scan = (await db.getScan(scanId)) as ScanImpl;
-  if (missing.length > 0) await backUpIndex(db, scanId, signal);
-  for (const fsId of missingFolders) await db.write(keys.filesetFolder(scanId, fsId), new Uint8Array(), { signal, what: 'repair' });
+async function repairScan(port: Port, scanId: string, { missing, missingFolders, unlisted, unlistedFilesets }: Repairs, problems: Problem[], signal?: AbortSignal): Promise<void> {
+  const { backend } = port;
+  const scan = port.scanIndex(scanId);
+  if (missing.length > 0) await backUpIndex(port, scanId, signal);
+  for (const fsId of missingFolders) await port.write(keys.filesetFolder(scanId, fsId), new Uint8Array(), { signal, what: 'repair' });
   await scan.mutateIndex(
     'repair files.json',
     (idx) => {
@@ -307,13 +316,12 @@ async function repairScan(db: RomiDB, scanId: string, { missing, missingFolders,
 }
 
 /** Saves files.json as files_<date>.json before fix drops entries; never overwrites a backup. */
-async function backUpIndex(db: RomiDB, scanId: string, signal?: AbortSignal): Promise<void> {
-  const original = await db.backend.get(keys.index(scanId), { signal });
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '_');
+async function backUpIndex(port: Port, scanId: string, signal?: AbortSignal): Promise<void> {
+  const original = await port.backend.get(keys.index(scanId), { signal });
+  const now = new Date();
   for (let n = 0; ; n++) {
-    const key = `${scanId}/files_${stamp}${n === 0 ? '' : `_${n}`}.json`;
     try {
-      await db.write(key, original.bytes, { ifNoneMatch: '*', signal, what: 'back up files.json' });
+      await port.write(keys.indexBackup(scanId, now, n), original.bytes, { ifNoneMatch: '*', signal, what: 'back up files.json' });
       return;
     } catch (err) {
       if (!isRomiError(err, ErrorCodes.CONDITION_FAILED) || n >= 100) throw err;

@@ -5,14 +5,15 @@
  * metadata, unlisted data).
  */
 import type { Backend } from './backend.js';
+import { toKey, type Key } from './key.js';
 import { ErrorCodes, isRomiError, OccupiedError } from './errors.js';
 
 /**
  * The first thing stored where the folder `folder` ("scan/", "scan/fileset/") would be: an
  * object named like the folder, or any object below it. Empty folders hold nothing.
  */
-async function occupantOf(backend: Backend, folder: string, signal?: AbortSignal): Promise<string | undefined> {
-  const plain = folder.slice(0, -1);
+async function occupantOf(backend: Backend, folder: Key, signal?: AbortSignal): Promise<string | undefined> {
+  const plain = toKey(folder.slice(0, -1));
   if (await backend.head(plain, { signal })) return plain;
   for await (const entry of backend.list(folder, { signal })) {
     if (entry.kind === 'object' && !entry.key.endsWith('/')) return entry.key;
@@ -21,7 +22,7 @@ async function occupantOf(backend: Backend, folder: string, signal?: AbortSignal
 }
 
 /** Throws OccupiedError unless nothing is stored in `folders` nor at `objects`. */
-export async function assertVacant(backend: Backend, what: string, places: { folders?: string[]; objects?: string[] }, signal?: AbortSignal): Promise<void> {
+export async function assertVacant(backend: Backend, what: string, places: { folders?: Key[]; objects?: Key[] }, signal?: AbortSignal): Promise<void> {
   for (const key of places.objects ?? []) {
     if (await backend.head(key, { signal })) throw new OccupiedError(what, key);
   }
@@ -32,12 +33,12 @@ export async function assertVacant(backend: Backend, what: string, places: { fol
 }
 
 /** Removes the folder `folder` if no object is stored below it (it was made for a claim that failed). */
-export async function removeFolderIfEmpty(backend: Backend, folder: string): Promise<void> {
+export async function removeFolderIfEmpty(backend: Backend, folder: Key): Promise<void> {
   if ((await occupantOf(backend, folder)) === undefined) await backend.delete(folder);
 }
 
 /** A create-only put: OccupiedError (not a bare condition failure) when the key is taken. */
-export async function putNew(put: () => Promise<string>, what: string, key: string): Promise<string> {
+export async function putNew(put: () => Promise<string>, what: string, key: Key): Promise<string> {
   try {
     return await put();
   } catch (err) {

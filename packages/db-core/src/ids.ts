@@ -1,15 +1,10 @@
-import { InvalidIdError, InvalidKeyError } from './errors.js';
+/** Id rules: which ids may be created, looked up, or changed through the API. */
+import { InvalidIdError } from './errors.js';
+import { RESERVED_IDS, type IdKind } from './layout.js';
 
-export type IdKind = 'scan' | 'fileset' | 'file';
+export type { IdKind };
 
 const ID_CHARS = /^[A-Za-z0-9_.-]+$/;
-
-/** Names that collide with the layout at each level. */
-export const RESERVED_IDS: Readonly<Record<IdKind, ReadonlySet<string>>> = {
-  scan: new Set(['romidb', 'lock']),
-  fileset: new Set(['metadata', 'files.json', 'measures.json', 'webcache']),
-  file: new Set(),
-};
 
 /** Why `id` cannot be created as a `kind`, or undefined when it can. */
 export function idProblem(kind: IdKind, id: unknown): string | undefined {
@@ -38,8 +33,8 @@ export function assertValidId(kind: IdKind, id: unknown): asserts id is string {
  * or is not one plain path segment. Such objects stay readable. Undefined when it can be changed.
  */
 export function unwritableIdProblem(kind: IdKind, id: string): string | undefined {
-  if (id === '' || id === '.' || id === '..') return 'not a name';
-  if (/[/\\\0]/.test(id)) return 'contains a path separator or NUL';
+  const problem = segmentProblem(id);
+  if (problem !== undefined) return problem;
   if (id.startsWith('.')) return 'starts with "."';
   if (RESERVED_IDS[kind].has(id)) return `"${id}" is reserved`;
   return undefined;
@@ -51,22 +46,16 @@ export function assertWritableId(kind: IdKind, id: string): void {
   if (problem !== undefined) throw new InvalidIdError(kind, id, `${problem}; it stays readable, but romidb does not change or delete it`);
 }
 
-/** Checks a whole relative key: POSIX, relative, no empty, "." or ".." segments. */
-export function keyProblem(key: string): string | undefined {
-  if (typeof key !== 'string' || key.length === 0) return 'empty key';
-  if (key.startsWith('/')) return 'absolute key';
-  if (key.includes('\\') || key.includes('\0')) return 'contains "\\" or NUL';
-  const parts = key.split('/');
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]!;
-    // A trailing "/" marks a folder key ("scan/fileset/"); empty segments elsewhere are not allowed.
-    if (part === '' && i === parts.length - 1 && i > 0) continue;
-    if (part === '' || part === '.' || part === '..') return 'empty, "." or ".." path segment';
-  }
+/** Why `name` is not one plain folder or file name (a path segment that stays in its folder). */
+function segmentProblem(name: string): string | undefined {
+  if (name === '' || name === '.' || name === '..') return 'not a name';
+  if (/[/\\\0]/.test(name)) return 'contains a path separator or NUL';
   return undefined;
 }
 
-export function assertValidKey(key: string): void {
-  const problem = keyProblem(key);
-  if (problem !== undefined) throw new InvalidKeyError(key, problem);
+/** Ids used to look objects up: anything that is not one plain folder or file name is refused. */
+export function assertLookupId(kind: IdKind, id: unknown): asserts id is string {
+  if (typeof id !== 'string') throw new InvalidIdError(kind, id, 'ids are strings');
+  const problem = segmentProblem(id);
+  if (problem !== undefined) throw new InvalidIdError(kind, id, problem);
 }

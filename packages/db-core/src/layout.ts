@@ -1,64 +1,90 @@
 /**
- * The ROMI folder layout (DESIGN.md): which key holds what, and the files.json index.
- * This is the only place that knows it; backends only see keys and bytes.
+ * The ROMI folder layout (docs/architecture.md): which key holds what, the names romidb keeps
+ * for itself, and the files.json index. This is the only place that knows them; backends only
+ * see keys and bytes.
  */
 import { concatBytes } from './backend.js';
-import { CorruptDataError, InvalidKeyError } from './errors.js';
+import { CorruptDataError } from './errors.js';
 import { formatPythonJson, formatString, isPlainObject, jsonProblem, parseJsonTree } from './json.js';
+import { keyProblem, toKey, type Key } from './key.js';
 
-export const MARKER_KEY = 'romidb';
+export const MARKER_KEY = 'romidb' as Key;
 export const LOCK_NAME = 'lock';
 export const INDEX_NAME = 'files.json';
 export const METADATA_DIR = 'metadata';
+export const MEASURES_NAME = 'measures.json';
+export const WEBCACHE_DIR = 'webcache';
+
+export type IdKind = 'scan' | 'fileset' | 'file';
+
+/** Names that collide with the layout at each level. */
+export const RESERVED_IDS: Readonly<Record<IdKind, ReadonlySet<string>>> = {
+  scan: new Set([MARKER_KEY, LOCK_NAME]),
+  fileset: new Set([METADATA_DIR, INDEX_NAME, MEASURES_NAME, WEBCACHE_DIR]),
+  file: new Set(),
+};
+
+/** Folders inside a scan that are not filesets. */
+export const NOT_FILESETS: ReadonlySet<string> = new Set([METADATA_DIR, WEBCACHE_DIR]);
+
+/** Names romidb keeps for itself in storage (temporary files, trash, markers, manifests). */
+export const INTERNAL_PREFIX = '.romidb-';
+
+/** Whether a key is, or lies under, one of romidb's own entries. */
+export function isInternalKey(key: string): boolean {
+  return key.startsWith(INTERNAL_PREFIX) || key.includes(`/${INTERNAL_PREFIX}`);
+}
+
 /**
  * Marks a scan folder that an operation is filling (an archive import, say) until it is
  * complete: check() reports a folder still marked, and check --fix removes it (it was vacant
  * when claimed, so all of it was written by that operation) or, once complete, the marker.
  */
-export const PENDING_NAME = '.romidb-pending';
+export const PENDING_NAME = `${INTERNAL_PREFIX}pending`;
 
 /** Prefixes the marker of a file's old data during a rewrite with another extension. */
-export const REPLACED_PREFIX = '.romidb-replaced-';
+export const REPLACED_PREFIX = `${INTERNAL_PREFIX}replaced-`;
+
+/** Where mirror keeps what it copied, per source and scan. */
+export const MIRROR_MANIFESTS = `${INTERNAL_PREFIX}mirror`;
 
 /** A leftover of a killed writer: a temporary file or a trash folder (see the fs backend). */
 export function isLeftoverName(name: string): boolean {
-  return name.startsWith('.romidb-') && (name.endsWith('.tmp') || name.startsWith('.romidb-trash-'));
+  return name.startsWith(INTERNAL_PREFIX) && (name.endsWith('.tmp') || name.startsWith(`${INTERNAL_PREFIX}trash-`));
 }
 
-/** Why a name read from storage cannot be used to build a key (it would leave its folder). */
+/** The name check --fix saves a files.json under before it drops entries (n > 0 when taken). */
+export function indexBackupName(date: Date, n: number): string {
+  const stamp = date.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '_');
+  return `files_${stamp}${n === 0 ? '' : `_${n}`}.json`;
+}
+
+/** Why a name read from storage (a file name in files.json, a folder) cannot be part of a key. */
 export function storedNameProblem(name: unknown): string | undefined {
-  if (typeof name !== 'string' || name.length === 0) return 'empty name';
-  if (name.length > 1024) return 'name too long';
-  if (name.startsWith('/') || name.includes('\\') || name.includes('\0')) return 'absolute path, "\\" or NUL';
-  if (name.split('/').some((s) => s === '' || s === '.' || s === '..')) return 'empty, "." or ".." path segment';
-  return undefined;
+  if (typeof name !== 'string') return 'not a string';
+  return keyProblem(name);
 }
 
-function safe(name: string, where: string): string {
-  const problem = storedNameProblem(name);
-  if (problem !== undefined) throw new InvalidKeyError(`${where}/${name}`, problem);
-  return name;
-}
-
+/** The keys of the layout, checked once here: backends take them as they are. */
 export const keys = {
-  scanFolder: (scan: string) => `${safe(scan, '')}/`,
-  index: (scan: string) => `${safe(scan, '')}/${INDEX_NAME}`,
-  measures: (scan: string) => `${safe(scan, '')}/measures.json`,
-  pending: (scan: string) => `${safe(scan, '')}/${PENDING_NAME}`,
-  scanMetadata: (scan: string) => `${safe(scan, '')}/${METADATA_DIR}/metadata.json`,
-  metadataFolder: (scan: string) => `${safe(scan, '')}/${METADATA_DIR}/`,
-  filesetFolder: (scan: string, fs: string) => `${safe(scan, '')}/${safe(fs, scan)}/`,
-  filesetMetadata: (scan: string, fs: string) => `${safe(scan, '')}/${METADATA_DIR}/${safe(fs, scan)}.json`,
-  fileMetadataFolder: (scan: string, fs: string) => `${safe(scan, '')}/${METADATA_DIR}/${safe(fs, scan)}/`,
-  fileMetadata: (scan: string, fs: string, file: string) =>
-    `${safe(scan, '')}/${METADATA_DIR}/${safe(fs, scan)}/${safe(file, `${scan}/${fs}`)}.json`,
+  scanFolder: (scan: string) => toKey(`${scan}/`),
+  index: (scan: string) => toKey(`${scan}/${INDEX_NAME}`),
+  measures: (scan: string) => toKey(`${scan}/${MEASURES_NAME}`),
+  pending: (scan: string) => toKey(`${scan}/${PENDING_NAME}`),
+  scanMetadata: (scan: string) => toKey(`${scan}/${METADATA_DIR}/metadata.json`),
+  metadataFolder: (scan: string) => toKey(`${scan}/${METADATA_DIR}/`),
+  filesetFolder: (scan: string, fs: string) => toKey(`${scan}/${fs}/`),
+  filesetMetadata: (scan: string, fs: string) => toKey(`${scan}/${METADATA_DIR}/${fs}.json`),
+  fileMetadataFolder: (scan: string, fs: string) => toKey(`${scan}/${METADATA_DIR}/${fs}/`),
+  fileMetadata: (scan: string, fs: string, file: string) => toKey(`${scan}/${METADATA_DIR}/${fs}/${file}.json`),
+  fileData: (scan: string, fs: string, filename: string) => toKey(`${scan}/${fs}/${filename}`),
+  indexBackup: (scan: string, date: Date, n: number) => toKey(`${scan}/${indexBackupName(date, n)}`),
+  mirrorManifest: (source: string, scan: string) => toKey(`${MIRROR_MANIFESTS}/${source}/${scan}.json`),
   /** Marks `dataKey` as the old version of a file being rewritten with another extension. */
-  replacedMarker: (dataKey: string) => {
+  replacedMarker: (dataKey: Key) => {
     const slash = dataKey.lastIndexOf('/');
-    return `${dataKey.slice(0, slash + 1)}${REPLACED_PREFIX}${dataKey.slice(slash + 1)}`;
+    return toKey(`${dataKey.slice(0, slash + 1)}${REPLACED_PREFIX}${dataKey.slice(slash + 1)}`);
   },
-  fileData: (scan: string, fs: string, filename: string) =>
-    `${safe(scan, '')}/${safe(fs, scan)}/${safe(filename, `${scan}/${fs}`)}`,
 };
 
 export interface FileNode {

@@ -1,16 +1,10 @@
 import type { Backend } from './backend.js';
+import type { Key } from './key.js';
+import type { Port } from './port.js';
 import { ConditionFailedError, CorruptDataError, ErrorCodes, InvalidMetadataError, isRomiError, OccupiedError } from './errors.js';
 import { copyJsonValue, formatPythonJson, isPlainObject, jsonEqual, jsonProblem, parseJson, parseJsonTree, reconcile, setOwn, toPlain } from './json.js';
 import type { Metadata } from './types.js';
 import { utf8 } from './util.js';
-
-/** What a metadata store needs from its database. */
-export interface MetadataHost {
-  readonly backend: Backend;
-  /** Throws unless writes are allowed now (connected, writable, lock held). */
-  assertWritable(what: string): void;
-  runExclusive<T>(key: string, fn: () => Promise<T>): Promise<T>;
-}
 
 interface Loaded {
   /** Plain values, from JSON.parse: what readers get (copied). */
@@ -37,7 +31,7 @@ function parseObject(key: string, text: string, lossless: boolean): Record<strin
 }
 
 /** Reads a JSON object at `key`: {} when absent, CorruptDataError when unreadable or not an object. */
-export async function readJsonObject(backend: Backend, key: string, signal?: AbortSignal): Promise<Loaded> {
+export async function readJsonObject(backend: Backend, key: Key, signal?: AbortSignal): Promise<Loaded> {
   let stored;
   try {
     stored = await backend.get(key, { signal });
@@ -81,17 +75,17 @@ export function validateMetadata(data: unknown): Record<string, unknown> {
  */
 export class MetadataStore {
   #cache: Loaded | undefined;
-  #key: string | (() => string);
+  #key: Key | (() => Key);
 
   /** `key` may be computed on first use: an object with an id unfit for a key stays listable. */
   constructor(
-    private readonly host: MetadataHost,
-    key: string | (() => string),
+    private readonly host: Port,
+    key: Key | (() => Key),
   ) {
     this.#key = key;
   }
 
-  get key(): string {
+  get key(): Key {
     if (typeof this.#key === 'function') this.#key = this.#key();
     return this.#key;
   }
@@ -158,5 +152,33 @@ export class MetadataStore {
       }
       this.#cache = { plain: toPlain(data) as Record<string, unknown>, text: undefined, tree: data, etag: meta.etag };
     });
+  }
+}
+
+/** getMetadata/setMetadata, shared by scans, filesets and files. */
+export abstract class MetadataHolderBase {
+  abstract readonly metadataStore: MetadataStore;
+  abstract readonly port: Port;
+
+  /** Throws when the object no longer exists (checked before its metadata is written). */
+  protected async assertExists(_signal?: AbortSignal): Promise<void> {}
+
+  /** Throws unless the database takes writes and this object's ids are ones romidb may change. */
+  abstract assertWritableIds(what: string): void;
+
+  getMetadata(): Promise<Metadata>;
+  getMetadata<T = unknown>(key: string, fallback?: T): Promise<T>;
+  async getMetadata(key?: string, fallback?: unknown): Promise<any> {
+    this.port.assertConnected();
+    return this.metadataStore.get(key, fallback);
+  }
+
+  setMetadata(data: Metadata): Promise<void>;
+  setMetadata(key: string, value: unknown): Promise<void>;
+  async setMetadata(dataOrKey: Metadata | string, value?: unknown): Promise<void> {
+    const changes = metadataChanges(dataOrKey, value, arguments.length);
+    this.assertWritableIds('set metadata');
+    await this.assertExists();
+    await this.metadataStore.merge(changes);
   }
 }

@@ -14,11 +14,12 @@
  *   killed run leaves a folder that check() reports, and the next run finishes it.
  * - Reads `src` read-only and holds `dst`'s writer lock for the whole run.
  */
-import { createHash } from 'node:crypto';
-import type { Backend, ObjectMeta } from './backend.js';
+import { concatBytes, type Backend, type ObjectMeta } from './backend.js';
 import { RomiDB } from './db.js';
 import { ErrorCodes, InvalidArgumentError, isRomiError, OccupiedError, throwIfAborted } from './errors.js';
+import { keyProblem, toKey, type Key } from './key.js';
 import { INDEX_NAME, keys, METADATA_DIR } from './layout.js';
+import { portOf } from './port.js';
 import { indexForCopy, snapshotScan } from './snapshot.js';
 import { openDB } from './registry.js';
 import type { DB } from './types.js';
@@ -67,12 +68,14 @@ interface Manifest {
   entries: Record<string, ManifestEntry>;
 }
 
-const MANIFEST_ROOT = '.romidb-mirror';
 /** Objects at most this large are copied as one buffer; larger ones are streamed. */
 const BUFFER_LIMIT = 8 << 20;
 
+/** A short, stable name for a source URL (FNV-1a, 64 bits): manifests are kept per source. */
 function sourceTag(url: string): string {
-  return createHash('sha1').update(url).digest('hex').slice(0, 16);
+  let hash = 0xcbf29ce484222325n;
+  for (const byte of utf8.encode(url)) hash = BigInt.asUintN(64, (hash ^ BigInt(byte)) * 0x100000001b3n);
+  return hash.toString(16).padStart(16, '0');
 }
 
 async function asRomiDB(db: DB | string, readOnly: boolean, signal?: AbortSignal): Promise<{ db: RomiDB; owned: boolean }> {
@@ -90,7 +93,7 @@ async function asRomiDB(db: DB | string, readOnly: boolean, signal?: AbortSignal
   return { db, owned: false };
 }
 
-async function listObjects(backend: Backend, prefix: string, signal?: AbortSignal): Promise<Map<string, ObjectMeta>> {
+async function listObjects(backend: Backend, prefix: Key, signal?: AbortSignal): Promise<Map<string, ObjectMeta>> {
   const out = new Map<string, ObjectMeta>();
   for await (const entry of backend.list(prefix, { signal })) {
     if (entry.kind === 'object') out.set(entry.key, entry);
@@ -102,10 +105,10 @@ async function listObjects(backend: Backend, prefix: string, signal?: AbortSigna
 async function readSource(from: Backend, meta: ObjectMeta, signal?: AbortSignal): Promise<{ body: Uint8Array | ReadableStream<Uint8Array>; meta: ObjectMeta } | undefined> {
   try {
     if (meta.size <= BUFFER_LIMIT) {
-      const stored = await from.get(meta.key, { signal });
+      const stored = await from.get(toKey(meta.key), { signal });
       return { body: stored.bytes, meta: stored.meta };
     }
-    const { stream, meta: current } = await from.getStream(meta.key, { signal });
+    const { stream, meta: current } = await from.getStream(toKey(meta.key), { signal });
     return { body: stream, meta: current };
   } catch (err) {
     if (isRomiError(err, ErrorCodes.NOT_FOUND)) return undefined;
@@ -113,15 +116,41 @@ async function readSource(from: Backend, meta: ObjectMeta, signal?: AbortSignal)
   }
 }
 
-async function sameContent(src: Backend, dst: Backend, key: string, signal?: AbortSignal): Promise<boolean> {
-  const digest = async (b: Backend): Promise<string> => {
-    const hash = createHash('sha256');
-    const { stream } = await b.getStream(key, { signal });
-    for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) hash.update(chunk);
-    return hash.digest('hex');
+/** Whether `key` holds the same bytes in both, compared as they stream in. */
+async function sameContent(src: Backend, dst: Backend, key: Key, signal?: AbortSignal): Promise<boolean> {
+  const [a, b] = await Promise.all([src.getStream(key, { signal }), dst.getStream(key, { signal })]);
+  if (a.meta.size !== b.meta.size) return false;
+  const left = byteReader(a.stream);
+  const right = byteReader(b.stream);
+  try {
+    for (;;) {
+      const x = await left.next(65536);
+      const y = await right.next(x.byteLength || 1);
+      if (x.byteLength === 0 || y.byteLength === 0) return x.byteLength === y.byteLength;
+      if (x.byteLength !== y.byteLength || !x.every((v, i) => v === y[i])) return false;
+    }
+  } finally {
+    await Promise.all([left.cancel(), right.cancel()]);
+  }
+}
+
+/** Reads a stream in pieces of a chosen size (the last one may be shorter; empty at the end). */
+function byteReader(stream: ReadableStream<Uint8Array>) {
+  const reader = stream.getReader();
+  let pending: Uint8Array = new Uint8Array();
+  return {
+    async next(size: number): Promise<Uint8Array> {
+      while (pending.byteLength < size) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        pending = pending.byteLength === 0 ? value : concatBytes([pending, value]);
+      }
+      const out = pending.subarray(0, size);
+      pending = pending.subarray(out.byteLength);
+      return out;
+    },
+    cancel: () => reader.cancel().catch(() => {}),
   };
-  const [a, b] = await Promise.all([digest(src), digest(dst)]);
-  return a === b;
 }
 
 export async function mirror(srcDb: DB | string, dstDb: DB | string, opts: MirrorOptions = {}): Promise<MirrorResult> {
@@ -136,7 +165,7 @@ export async function mirror(srcDb: DB | string, dstDb: DB | string, opts: Mirro
     dst = await asRomiDB(dstDb, !!opts.dryRun, signal);
     const from = src.db.backend;
     const to = dst.db.backend;
-    const write = dst.db;
+    const write = portOf(dst.db)!;
     if (from.url === to.url) throw new InvalidArgumentError(`mirror() source and destination are the same database (${from.url})`);
 
     progress({ phase: 'list', loaded: 0 });
@@ -153,10 +182,15 @@ export async function mirror(srcDb: DB | string, dstDb: DB | string, opts: Mirro
     for (const scan of scans) {
       throwIfAborted(signal);
       const prefix = `${scan}/`;
-      const manifestKey = `${MANIFEST_ROOT}/${tag}/${scan}.json`;
-      const [have, snapshot] = await Promise.all([listObjects(to, prefix, signal), snapshotScan(from, scan, signal)]);
+      const manifestKey = keys.mirrorManifest(tag, scan);
+      const [have, snapshot] = await Promise.all([listObjects(to, keys.scanFolder(scan), signal), snapshotScan(from, scan, signal)]);
       const indexKey = `${prefix}${INDEX_NAME}`;
-      const want = new Map(snapshot.objects.map((o) => [o.key, o]));
+      const want = new Map<string, ObjectMeta>();
+      for (const o of snapshot.objects) {
+        // A source key a file system cannot hold ("a/../b" in object storage) is named, not copied.
+        if (keyProblem(o.key) === undefined) want.set(o.key, o);
+        else result.conflicts.push(o.key);
+      }
       if (snapshot.index) want.set(indexKey, snapshot.index.meta);
       const folders = new Set<string>();
       for (const key of want.keys()) {
@@ -202,7 +236,7 @@ export async function mirror(srcDb: DB | string, dstDb: DB | string, opts: Mirro
             result.skipped++;
             continue;
           }
-          if (!known && (await sameContent(from, to, key, signal))) {
+          if (!known && (await sameContent(from, to, toKey(key), signal))) {
             manifest.entries[key] = { size: meta.size, source: meta.etag, copy: existing.etag };
             result.skipped++;
             continue;
@@ -223,11 +257,11 @@ export async function mirror(srcDb: DB | string, dstDb: DB | string, opts: Mirro
         if (!opts.dryRun) {
           let etag: string;
           if (meta.key.endsWith('/')) {
-            etag = await write.write(meta.key, new Uint8Array(), { signal, what: 'mirror' });
+            etag = await write.write(toKey(meta.key), new Uint8Array(), { signal, what: 'mirror' });
           } else if (meta.key === indexKey) {
             // The version read before the listing, not the newest: it lists only copied data.
             const bytes = indexForCopy(snapshot, vanished)!;
-            etag = await write.write(meta.key, bytes, { signal, what: 'mirror' });
+            etag = await write.write(toKey(meta.key), bytes, { signal, what: 'mirror' });
             if (bytes !== snapshot.index!.bytes) meta = { ...meta, etag: '' };
           } else {
             const source = await readSource(from, meta, signal);
@@ -235,7 +269,7 @@ export async function mirror(srcDb: DB | string, dstDb: DB | string, opts: Mirro
               vanished.add(meta.key);
               return;
             }
-            etag = await write.write(meta.key, source.body, { signal, size: source.meta.size, what: 'mirror' });
+            etag = await write.write(toKey(meta.key), source.body, { signal, size: source.meta.size, what: 'mirror' });
             meta = source.meta;
           }
           if (!meta.key.endsWith('/')) manifest.entries[meta.key] = { size: meta.size, source: meta.etag, copy: etag };
@@ -268,7 +302,7 @@ export async function mirror(srcDb: DB | string, dstDb: DB | string, opts: Mirro
           throwIfAborted(signal);
           if (!opts.dryRun) {
             write.assertWritable('mirror');
-            await to.delete(key, { signal });
+            await to.delete(toKey(key), { signal });
           }
           delete manifest.entries[key];
           result.deleted++;
@@ -285,9 +319,9 @@ export async function mirror(srcDb: DB | string, dstDb: DB | string, opts: Mirro
         throwIfAborted(signal);
         if (!opts.dryRun) {
           write.assertWritable('mirror');
-          await to.delete(`${scan}/${INDEX_NAME}`, { signal });
-          await to.delete(`${scan}/`, { signal });
-          await to.delete(`${MANIFEST_ROOT}/${tag}/${scan}.json`, { signal });
+          await to.delete(keys.index(scan), { signal });
+          await to.delete(keys.scanFolder(scan), { signal });
+          await to.delete(keys.mirrorManifest(tag, scan), { signal });
         }
         result.deleted++;
         progress({ phase: 'delete', loaded: result.deleted, key: `${scan}/` });

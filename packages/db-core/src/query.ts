@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from './errors.js';
 import { isLosslessNumber, isPlainObject, MAX_JSON_DEPTH, type LosslessNumber } from './json.js';
-import type { Metadata, Query } from './types.js';
+import type { Metadata, Query, QueryOptions } from './types.js';
+import { mapLimit } from './util.js';
 
 const TOO_DEEP = `A query may nest at most ${MAX_JSON_DEPTH} levels deep`;
 
@@ -97,4 +98,16 @@ export function matchesQuery(md: Metadata, query: Query | undefined | null, fuzz
 
 export function isEmptyQuery(query: Query | undefined | null): boolean {
   return !query || Object.keys(query).length === 0;
+}
+
+/** The ids whose object's metadata matches the query of `opts` (all of them without one). */
+export async function selectByMetadata(
+  ids: string[],
+  holder: (id: string) => { getMetadata(): Promise<Metadata> },
+  concurrency: number,
+  opts: QueryOptions,
+): Promise<string[]> {
+  if (isEmptyQuery(opts.query)) return ids;
+  const keep = await mapLimit(ids, concurrency, async (id) => matchesQuery(await holder(id).getMetadata(), opts.query, opts.fuzzy), opts.signal);
+  return ids.filter((_, i) => keep[i]);
 }

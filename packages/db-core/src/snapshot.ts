@@ -7,9 +7,9 @@
  * again) or the scan really lacks them (a missing-file problem, copied as it is). Data that
  * vanishes while it is being copied is dropped from the copy's index.
  */
-import { isInternalKey, type Backend, type ObjectMeta } from './backend.js';
+import type { Backend, ObjectMeta } from './backend.js';
 import { ErrorCodes, isRomiError } from './errors.js';
-import { INDEX_NAME, keys, ScanIndex, storedNameProblem } from './layout.js';
+import { INDEX_NAME, isInternalKey, keys, ScanIndex, storedNameProblem } from './layout.js';
 
 export interface ScanSnapshot {
   scan: string;
@@ -57,7 +57,7 @@ export async function snapshotScan(backend: Backend, scan: string, signal?: Abor
     const index = await readIndex(backend, scan, signal);
     const objects: ObjectMeta[] = [];
     const present = new Set<string>();
-    for await (const entry of backend.list(`${scan}/`, { signal })) {
+    for await (const entry of backend.list(keys.scanFolder(scan), { signal })) {
       if (entry.kind !== 'object' || entry.key === indexKey || isInternalKey(entry.key)) continue;
       objects.push(entry);
       present.add(entry.key);

@@ -14,7 +14,6 @@ import { posix, sep } from 'node:path';
 import lockfile from 'proper-lockfile';
 import {
   AbortedError,
-  assertValidKey,
   ConditionFailedError,
   DBBusyError,
   InvalidKeyError,
@@ -23,11 +22,13 @@ import {
   KeyedMutex,
   LockLostError,
   StorageError,
+  toKey,
   iterateBody,
   throwIfAborted,
   type Backend,
   type BackendCapabilities,
   type Body,
+  type Key,
   type ListEntry,
   type ListOptions,
   type LockHandle,
@@ -108,7 +109,7 @@ export class FsBackend implements Backend {
   constructor(root: string, opts: FsBackendOptions = {}) {
     this.#fs = opts.fs ?? nodeFs;
     this.#real = opts.realDisk ?? this.#fs === nodeFs;
-    this.root = root.endsWith('/') && root.length > 1 ? root.slice(0, -1) : root;
+    this.root = posix.resolve(root);
     this.url = opts.url ?? `file://${this.root}`;
     this.#fsync = (opts.fsync ?? false) && this.#real;
     this.capabilities = { conditionalWrites: 'process', localPaths: this.#real, lockScope: 'host', fsync: this.#real };
@@ -118,10 +119,14 @@ export class FsBackend implements Backend {
     return this.#fs.promises;
   }
 
-  /** The path of a key, refusing keys that would leave the root. */
+  /**
+   * The path of a key. Keys are checked by toKey; what is checked here is where the path
+   * lands: inside the root (symlinks are checked where they are met).
+   */
   #path(key: string): string {
-    assertValidKey(key);
-    return `${this.root}/${key.endsWith('/') ? key.slice(0, -1) : key}`;
+    const path = posix.resolve(this.root, key);
+    if (path !== this.root && !path.startsWith(`${this.root}/`)) throw new InvalidKeyError(key, 'leaves the database root');
+    return path;
   }
 
   async #rootReal(): Promise<string> {
@@ -231,7 +236,7 @@ export class FsBackend implements Backend {
     }
   }
 
-  async get(key: string, opts: SignalOptions = {}): Promise<StoredObject> {
+  async get(key: Key, opts: SignalOptions = {}): Promise<StoredObject> {
     throwIfAborted(opts.signal);
     const path = this.#path(key);
     const handle = await this.#openRead(key, path);
@@ -248,7 +253,7 @@ export class FsBackend implements Backend {
     }
   }
 
-  async getStream(key: string, opts: SignalOptions = {}): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }> {
+  async getStream(key: Key, opts: SignalOptions = {}): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }> {
     throwIfAborted(opts.signal);
     const path = this.#path(key);
     const handle = await this.#openRead(key, path);
@@ -302,7 +307,7 @@ export class FsBackend implements Backend {
     await this.#checkParent(key, `${dir}/x`);
   }
 
-  async put(key: string, body: Body, opts: PutOptions = {}): Promise<ObjectMeta> {
+  async put(key: Key, body: Body, opts: PutOptions = {}): Promise<ObjectMeta> {
     throwIfAborted(opts.signal);
     const path = this.#path(key);
     if (key.endsWith('/')) {
@@ -422,7 +427,7 @@ export class FsBackend implements Backend {
     }
   }
 
-  async head(key: string, opts: SignalOptions = {}): Promise<ObjectMeta | undefined> {
+  async head(key: Key, opts: SignalOptions = {}): Promise<ObjectMeta | undefined> {
     throwIfAborted(opts.signal);
     const path = this.#path(key);
     await this.#checkParent(key, path);
@@ -442,7 +447,7 @@ export class FsBackend implements Backend {
     return st.isFile() ? this.#meta(key, st) : undefined;
   }
 
-  async delete(key: string, opts: SignalOptions = {}): Promise<void> {
+  async delete(key: Key, opts: SignalOptions = {}): Promise<void> {
     throwIfAborted(opts.signal);
     const path = this.#path(key);
     await this.#checkParent(key, path);
@@ -469,8 +474,7 @@ export class FsBackend implements Backend {
     for (const d of this.#knownDirs) if (d === path || d.startsWith(`${path}/`)) this.#knownDirs.delete(d);
   }
 
-  async *list(prefix: string, opts: ListOptions = {}): AsyncIterable<ListEntry> {
-    if (prefix !== '') assertValidKey(prefix.endsWith('/') ? prefix : `${prefix}x`);
+  async *list(prefix: Key | '', opts: ListOptions = {}): AsyncIterable<ListEntry> {
     const slash = prefix.lastIndexOf('/');
     const dirKey = prefix.slice(0, slash + 1);
     const namePrefix = prefix.slice(slash + 1);
@@ -536,7 +540,7 @@ export class FsBackend implements Backend {
   // ---- the writer lock ----
 
   #lockPaths(name: string): { lockPath: string; ownerPath: string } {
-    const lockPath = this.#path(name);
+    const lockPath = this.#path(toKey(name));
     return { lockPath, ownerPath: `${this.root}/${INTERNAL_PREFIX}${name}.owner` };
   }
 
@@ -635,7 +639,7 @@ export class FsBackend implements Backend {
     }
   }
 
-  localPath(key: string): string | undefined {
+  localPath(key: Key): string | undefined {
     return this.#real ? this.#path(key) : undefined;
   }
 }

@@ -2,7 +2,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, statfs, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, isRomiError } from '@romi/db-core';
+import { ErrorCodes, isRomiError, type Key } from '@romi/db-core';
 import { FSDB, FsBackend } from '../src/index.js';
 import { spawnProc } from './spawn.js';
 
@@ -32,8 +32,9 @@ describe('FsBackend', () => {
   });
 
   it('refuses keys that would leave the root, touching nothing', async () => {
+    // Key syntax is toKey's (db-core); the backend still checks where a path lands.
     const backend = new FsBackend(dir);
-    for (const key of ['../x', 'a/../../x', '/etc/passwd', 'a//b', './a', 'a\\b', '']) {
+    for (const key of ['../x', 'a/../../x', '/etc/passwd', '../', 'a/../..'] as Key[]) {
       expect(await codeOf(backend.put(key, bytes('x'))), key).toBe(ErrorCodes.INVALID_KEY);
       expect(await codeOf(backend.get(key)), key).toBe(ErrorCodes.INVALID_KEY);
       expect(await codeOf(backend.delete(key)), key).toBe(ErrorCodes.INVALID_KEY);

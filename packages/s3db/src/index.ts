@@ -1,3 +1,5 @@
+// Node is where this backend runs: File.importFile reads local files through the core's Node entry.
+import '@romi/db-core/node';
 import { registerScheme } from '@romi/db-core';
 import { parseS3Url, S3DB } from './s3db.js';
 

@@ -37,21 +37,23 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import {
   AbortedError,
-  assertValidKey,
   ConditionFailedError,
   DBBusyError,
   ErrorCodes,
   InvalidArgumentError,
+  InvalidKeyError,
   isInternalKey,
   isRomiError,
   NotSupportedError,
   StorageError,
   throwIfAborted,
+  toKey,
   concatBytes,
   iterateBody,
   type Backend,
   type BackendCapabilities,
   type Body,
+  type Key,
   type ListEntry,
   type ListOptions,
   type LockHandle,
@@ -291,7 +293,12 @@ export class S3Backend implements Backend, LeaseStore {
 
   // ---- helpers ----
 
+  /**
+   * The object key of a key under the prefix. Keys are checked by toKey; what is checked here
+   * is where the request lands: "." and ".." segments, which a URL may resolve, never go out.
+   */
   #full(key: string): string {
+    if (key.startsWith('/') || /(^|\/)\.\.?(\/|$)/.test(key)) throw new InvalidKeyError(key, 'leaves the database prefix');
     return this.#root + key;
   }
 
@@ -331,8 +338,7 @@ export class S3Backend implements Backend, LeaseStore {
 
   // ---- Backend ----
 
-  async get(key: string, opts: SignalOptions = {}): Promise<StoredObject> {
-    assertValidKey(key);
+  async get(key: Key, opts: SignalOptions = {}): Promise<StoredObject> {
     const out = await this.#send<{ Body?: { transformToByteArray(): Promise<Uint8Array> }; ContentLength?: number; ETag?: string; LastModified?: Date }>(
       new GetObjectCommand({ Bucket: this.bucket, Key: this.#full(key) }),
       'get',
@@ -348,8 +354,7 @@ export class S3Backend implements Backend, LeaseStore {
     return { bytes, meta: { ...this.#metaOf(key, out), size: bytes.byteLength } };
   }
 
-  async getStream(key: string, opts: SignalOptions = {}): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }> {
-    assertValidKey(key);
+  async getStream(key: Key, opts: SignalOptions = {}): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }> {
     const out = await this.#send<{ Body?: { transformToWebStream(): ReadableStream<Uint8Array> }; ContentLength?: number; ETag?: string; LastModified?: Date }>(
       new GetObjectCommand({ Bucket: this.bucket, Key: this.#full(key) }),
       'get',
@@ -375,8 +380,7 @@ export class S3Backend implements Backend, LeaseStore {
     return { stream, meta: this.#metaOf(key, out) };
   }
 
-  async head(key: string, opts: SignalOptions = {}): Promise<ObjectMeta | undefined> {
-    assertValidKey(key);
+  async head(key: Key, opts: SignalOptions = {}): Promise<ObjectMeta | undefined> {
     const out = await this.#headRaw(key, opts.signal);
     if (out) return this.#metaOf(key, out);
     if (!key.endsWith('/')) return undefined;
@@ -390,8 +394,7 @@ export class S3Backend implements Backend, LeaseStore {
     return (page.Contents ?? []).length > 0 ? { key, size: 0, etag: 'folder' } : undefined;
   }
 
-  async put(key: string, body: Body, opts: PutOptions = {}): Promise<ObjectMeta> {
-    assertValidKey(key);
+  async put(key: Key, body: Body, opts: PutOptions = {}): Promise<ObjectMeta> {
     throwIfAborted(opts.signal);
     if (opts.ifNoneMatch !== undefined && opts.ifNoneMatch !== '*') throw new InvalidArgumentError('ifNoneMatch only takes "*"');
     const conditional = opts.ifNoneMatch === '*' || opts.ifMatch !== undefined;
@@ -530,8 +533,7 @@ export class S3Backend implements Backend, LeaseStore {
     return this.#metaOf(key, meta);
   }
 
-  async delete(key: string, opts: SignalOptions = {}): Promise<void> {
-    assertValidKey(key);
+  async delete(key: Key, opts: SignalOptions = {}): Promise<void> {
     if (!key.endsWith('/')) {
       await this.#send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.#full(key) }), 'delete', key, opts.signal).catch((err: unknown) => {
         if (!isRomiError(err, ErrorCodes.NOT_FOUND)) throw err;
@@ -566,8 +568,7 @@ export class S3Backend implements Backend, LeaseStore {
     } while (token);
   }
 
-  async *list(prefix: string, opts: ListOptions = {}): AsyncIterable<ListEntry> {
-    if (prefix !== '') assertValidKey(prefix.endsWith('/') ? prefix : `${prefix}x`);
+  async *list(prefix: Key | '', opts: ListOptions = {}): AsyncIterable<ListEntry> {
     let token: string | undefined;
     do {
       const page = await this.#send<ListObjectsV2CommandOutput>(
@@ -604,7 +605,7 @@ export class S3Backend implements Backend, LeaseStore {
   // ---- the database marker ----
 
   /** Writes the `romidb` marker if absent (create-only). */
-  async writeMarker(markerKey: string, opts: SignalOptions = {}): Promise<void> {
+  async writeMarker(markerKey: Key, opts: SignalOptions = {}): Promise<void> {
     try {
       await this.put(markerKey, new Uint8Array(), { ifNoneMatch: '*', signal: opts.signal });
     } catch (err) {
@@ -634,7 +635,7 @@ export class S3Backend implements Backend, LeaseStore {
   }
 
   async deleteLease(name: string): Promise<void> {
-    await this.delete(name);
+    await this.delete(toKey(name));
   }
 
   /**
@@ -674,12 +675,12 @@ export class S3Backend implements Backend, LeaseStore {
         );
       }
     } finally {
-      await this.delete(key).catch(() => {});
+      await this.delete(toKey(key)).catch(() => {});
     }
   }
 
   async lock(name: string, opts: LockOptions = {}): Promise<LockHandle> {
-    assertValidKey(name);
+    const key = toKey(name);
     throwIfAborted(opts.signal);
     // The lease itself relies on conditional writes: check the store honours them first.
     if (this.#verifyConditional) await this.verifyConditionalWrites(opts.signal);
@@ -702,7 +703,7 @@ export class S3Backend implements Backend, LeaseStore {
       if (created) return created;
       let current: StoredObject;
       try {
-        current = await this.get(name, { signal: opts.signal });
+        current = await this.get(key, { signal: opts.signal });
       } catch (err) {
         if (isRomiError(err, ErrorCodes.NOT_FOUND)) continue; // released meanwhile: try again
         throw err;
@@ -728,10 +729,9 @@ export class S3Backend implements Backend, LeaseStore {
   }
 
   async inspectLock(name: string, opts: SignalOptions & { staleMs?: number } = {}): Promise<LockInfo | undefined> {
-    assertValidKey(name);
     let current: StoredObject;
     try {
-      current = await this.get(name, opts);
+      current = await this.get(toKey(name), opts);
     } catch (err) {
       if (isRomiError(err, ErrorCodes.NOT_FOUND)) return undefined;
       throw err;
@@ -745,7 +745,7 @@ export class S3Backend implements Backend, LeaseStore {
   }
 
   async forceUnlock(name: string): Promise<void> {
-    await this.delete(name);
+    await this.delete(toKey(name));
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
 import { ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCodes, isRomiError, LockLostError, openDB, type Body } from '@romi/db-core';
+import { ErrorCodes, isRomiError, LockLostError, openDB, type Body, type Key } from '@romi/db-core';
 import { parseS3Url, S3Backend, S3DB, type S3BackendOptions } from '../src/index.js';
 import { clientFor, codeOf, dbOptions, randomPrefix } from './helpers.js';
 import { randomBucketName, s3Targets, type S3TestServer } from './servers.js';
@@ -125,7 +125,8 @@ for (const target of s3Targets()) {
       await b.delete('no/such/key');
       expect(await codeOf(b.get('scan/files.json'))).toBe(ErrorCodes.NOT_FOUND);
       expect(await b.head('scan/files.json')).toBeUndefined();
-      for (const bad of ['../x', '/abs', 'a//b', 'a/./b']) {
+      // Key syntax is toKey's (db-core); the backend still keeps every request under its prefix.
+      for (const bad of ['../x', '/abs', 'a/./b', 'a/..'] as Key[]) {
         expect(await codeOf(b.get(bad))).toBe(ErrorCodes.INVALID_KEY);
         expect(await codeOf(b.put(bad, enc('x')))).toBe(ErrorCodes.INVALID_KEY);
       }

@@ -8,12 +8,14 @@ await db.connect({ waitMs: 10_000 });
 const scan = (await db.hasScan('s')) ? await db.getScan('s') : await db.createScan('s', { metadata: { busy: true } });
 const fileset = (await scan.hasFileset('fs')) ? await scan.getFileset('fs') : await scan.createFileset('fs');
 const data = new Uint8Array(4096).fill(7);
+let stopping = false;
 process.on('SIGTERM', () => {
-  void db.disconnect().finally(() => process.exit(0));
+  stopping = true;
 });
-for (let i = 0; ; i++) {
+for (let i = 0; !stopping; i++) {
   const file = await fileset.createFile(`f${i}`, { metadata: { i } });
   await file.writeBytes(data, 'bin');
   if (i % 3 === 2) await fileset.deleteFile(`f${i - 1}`);
   if (i === 60) console.log('ready');
 }
+await db.disconnect();
