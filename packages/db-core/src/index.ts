@@ -26,5 +26,6 @@ export { setLocalFiles, type LocalFile, type LocalFiles } from './local-files.js
 export { snapshotScan, indexForCopy, type ScanSnapshot } from './snapshot.js';
 export { formatPythonJson, parseJson, parseJsonTree, toPlain, pythonFloatRepr, copyJsonValue, isPlainObject, MAX_JSON_DEPTH } from './json.js';
 export { assertQuery, matchesQuery, partialMatch } from './query.js';
-export { mapLimit, KeyedMutex } from './util.js';
+export { mapLimit, KeyedMutex, sleep } from './util.js';
+export { acquireLease, inspectLease, type LeaseBody, type LeaseHolder, type LeaseOptions } from './lease.js';
 export { mirror, type MirrorOptions, type MirrorProgress, type MirrorResult } from './mirror.js';

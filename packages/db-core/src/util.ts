@@ -1,4 +1,4 @@
-import { throwIfAborted } from './errors.js';
+import { AbortedError, throwIfAborted } from './errors.js';
 
 /**
  * Runs `fn` over `items` with at most `limit` calls in flight; results keep input order.
@@ -53,3 +53,22 @@ export const utf8 = {
   encode: (s: string): Uint8Array => new TextEncoder().encode(s),
   decode: (b: Uint8Array): string => new TextDecoder('utf-8').decode(b),
 };
+
+/** Waits `ms`; an abort ends the wait at once with AbortedError (ROMI_ABORTED). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new AbortedError({ cause: signal.reason }));
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new AbortedError({ cause: signal?.reason }));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

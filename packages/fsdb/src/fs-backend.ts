@@ -6,21 +6,17 @@
  * - Temp files and trash folders start with ".romidb-" and are never listed.
  * - Keys cannot leave the root: "..", absolute keys and symlinks resolving outside are refused.
  * - Conditional writes are atomic within this process; across processes the writer lock
- *   (proper-lockfile, at <root>/lock) keeps a single writer.
+ *   (fs-lock.ts, at <root>/lock) keeps a single writer.
  */
 import nodeFs from 'node:fs';
-import { hostname } from 'node:os';
 import { posix, sep } from 'node:path';
-import lockfile from 'proper-lockfile';
 import {
   AbortedError,
   ConditionFailedError,
-  DBBusyError,
   InvalidKeyError,
   INTERNAL_PREFIX,
   KeyNotFoundError,
   KeyedMutex,
-  LockLostError,
   StorageError,
   toKey,
   iterateBody,
@@ -39,6 +35,7 @@ import {
   type SignalOptions,
   type StoredObject,
 } from '@romi/db-core';
+import { FsLock, pidAlive } from './fs-lock.js';
 
 /** The part of Node's `fs` this backend uses (memfs provides it too). */
 export type FsLike = typeof nodeFs;
@@ -59,7 +56,6 @@ export interface FsBackendOptions {
 
 const CHUNK = 1 << 20;
 let tempCounter = 0;
-let lockKeys = 0;
 
 type Stats = { ino: number | bigint; mtimeMs: number; size: number | bigint; mtime: Date; isDirectory(): boolean; isFile(): boolean; isSymbolicLink(): boolean };
 
@@ -69,27 +65,6 @@ function etagOf(s: Stats): string {
 
 function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException)?.code;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return errno(err) === 'EPERM';
-  }
-  // A killed process stays a zombie until its parent reaps it: it holds nothing any more.
-  try {
-    const stat = nodeFs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true;
-  }
-}
-
-interface LockOwner {
-  pid: number;
-  host: string;
-  since: string;
 }
 
 export class FsBackend implements Backend {
@@ -105,6 +80,7 @@ export class FsBackend implements Backend {
   #mutex = new KeyedMutex();
   /** Folders already cleared of dead writers' temporary files. */
   #swept = new Set<string>();
+  readonly #lock: FsLock;
 
   constructor(root: string, opts: FsBackendOptions = {}) {
     this.#fs = opts.fs ?? nodeFs;
@@ -113,6 +89,7 @@ export class FsBackend implements Backend {
     this.url = opts.url ?? `file://${this.root}`;
     this.#fsync = (opts.fsync ?? false) && this.#real;
     this.capabilities = { conditionalWrites: 'process', localPaths: this.#real, lockScope: 'host', fsync: this.#real };
+    this.#lock = new FsLock(this.#fs, this.root, this.url, (err, name) => this.#wrap(err, name));
   }
 
   get #p() {
@@ -537,106 +514,18 @@ export class FsBackend implements Backend {
     }
   }
 
-  // ---- the writer lock ----
+  // ---- the writer lock (fs-lock.ts) ----
 
-  #lockPaths(name: string): { lockPath: string; ownerPath: string } {
-    const lockPath = this.#path(toKey(name));
-    return { lockPath, ownerPath: `${this.root}/${INTERNAL_PREFIX}${name}.owner` };
+  inspectLock(name: string, opts: SignalOptions & { staleMs?: number } = {}): Promise<LockInfo | undefined> {
+    return this.#lock.inspect(name, opts);
   }
 
-  async #readOwner(ownerPath: string): Promise<LockOwner | undefined> {
-    try {
-      return JSON.parse(String(await this.#p.readFile(ownerPath, 'utf8'))) as LockOwner;
-    } catch {
-      return undefined;
-    }
+  forceUnlock(name: string): Promise<void> {
+    return this.#lock.forceUnlock(name);
   }
 
-  async inspectLock(name: string, opts: SignalOptions & { staleMs?: number } = {}): Promise<(LockInfo & { ownerDead?: boolean }) | undefined> {
-    throwIfAborted(opts.signal);
-    const { lockPath, ownerPath } = this.#lockPaths(name);
-    let st;
-    try {
-      st = await this.#p.lstat(lockPath);
-    } catch (err) {
-      if (errno(err) === 'ENOENT') return undefined;
-      throw this.#wrap(err, name);
-    }
-    if (!st.isDirectory()) return { foreign: true, mtime: st.mtime, stale: false };
-    const owner = await this.#readOwner(ownerPath);
-    const dead = owner !== undefined && owner.host === hostname() && owner.pid !== process.pid && !pidAlive(owner.pid);
-    const stale = dead || Date.now() - st.mtime.getTime() > (opts.staleMs ?? 10_000);
-    return { owner: owner ? `pid ${owner.pid} on ${owner.host} since ${owner.since}` : undefined, stale, ownerDead: dead, mtime: st.mtime };
-  }
-
-  async forceUnlock(name: string): Promise<void> {
-    const { lockPath, ownerPath } = this.#lockPaths(name);
-    await this.#p.rm(lockPath, { recursive: true, force: true });
-    await this.#p.rm(ownerPath, { force: true });
-  }
-
-  async lock(name: string, opts: LockOptions = {}): Promise<LockHandle> {
-    throwIfAborted(opts.signal);
-    const { lockPath, ownerPath } = this.#lockPaths(name);
-    const staleMs = Math.max(opts.staleMs ?? 10_000, 5_000);
-    const deadline = Date.now() + (opts.waitMs ?? 0);
-    let lost: Error | undefined;
-    for (;;) {
-      const info = await this.inspectLock(name);
-      if (info?.foreign) {
-        throw new DBBusyError(`Database ${this.url} is locked by another tool: "${lockPath}" is a plain lock file (as romidata writes). It is never taken over automatically; remove it, or call FSDB.forceUnlock(), once no other program uses the database.`);
-      }
-      // A lock whose owner died on this host is recovered at once; one that is merely old
-      // is left to proper-lockfile's own staleness rule.
-      if (info?.ownerDead) await this.forceUnlock(name).catch(() => {});
-      try {
-        // proper-lockfile keeps its locks in a process-wide table keyed by this path: a key of
-        // our own, so that databases at one path in two memfs volumes never share an entry.
-        const release = await lockfile.lock(`${this.root}/${INTERNAL_PREFIX}lock-${++lockKeys}`, {
-          lockfilePath: lockPath,
-          realpath: false,
-          stale: staleMs,
-          update: Math.max(1000, Math.floor(staleMs / 4)),
-          retries: 0,
-          fs: this.#fs as never,
-          onCompromised: (err: Error) => {
-            lost = err;
-            opts.onLost?.(err);
-          },
-        });
-        try {
-          // Atomically: a full disk must not leave an empty owner file behind.
-          const temp = `${ownerPath}.${process.pid}.tmp`;
-          await this.#p.writeFile(temp, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() } satisfies LockOwner)).catch(async (err: unknown) => {
-            await this.#p.rm(temp, { force: true }).catch(() => {});
-            throw err;
-          });
-          await this.#p.rename(temp, ownerPath);
-        } catch (err) {
-          await release().catch(() => {});
-          throw this.#wrap(err, name);
-        }
-        return {
-          assertHeld: () => {
-            if (lost) throw new LockLostError(`The writer lock of ${this.url} was lost: ${lost.message}`, { cause: lost });
-          },
-          release: async () => {
-            await this.#p.rm(ownerPath, { force: true }).catch(() => {});
-            await release().catch((err: unknown) => {
-              if (!lost && errno(err) !== 'ERELEASED') throw this.#wrap(err, name);
-            });
-          },
-        };
-      } catch (err) {
-        if (errno(err) !== 'ELOCKED') throw this.#wrap(err, name);
-        if (Date.now() >= deadline) {
-          const holder = (await this.inspectLock(name).catch(() => undefined))?.owner;
-          throw new DBBusyError(`Database ${this.url} is busy: another writer holds the lock${holder ? ` (${holder})` : ''}`, { cause: err });
-        }
-        await new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(10, deadline - Date.now()))));
-        throwIfAborted(opts.signal);
-      }
-    }
+  lock(name: string, opts: LockOptions = {}): Promise<LockHandle> {
+    return this.#lock.acquire(name, opts);
   }
 
   localPath(key: Key): string | undefined {

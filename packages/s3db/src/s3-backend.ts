@@ -20,6 +20,7 @@
  * - Every failure is a typed RomiError; no credential appears in any message or cause.
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
@@ -37,8 +38,9 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import {
   AbortedError,
+  acquireLease,
+  inspectLease,
   ConditionFailedError,
-  DBBusyError,
   ErrorCodes,
   InvalidArgumentError,
   InvalidKeyError,
@@ -46,6 +48,7 @@ import {
   isRomiError,
   NotSupportedError,
   StorageError,
+  sleep,
   throwIfAborted,
   toKey,
   concatBytes,
@@ -65,7 +68,6 @@ import {
   type StoredObject,
 } from '@romi/db-core';
 import { httpStatusOf, isAbort, mapS3Error, s3CodeOf, Scrubber } from './errors.js';
-import { describeLease, Lease, newLeaseBody, newOwnerId, parseLease, type LeaseStore } from './lease.js';
 
 export type S3Credentials = S3ClientConfig['credentials'];
 
@@ -108,7 +110,6 @@ const NONCE_META = 'romidb-nonce';
 /** Bodies up to this size are one PutObject; larger ones go multipart. */
 const SINGLE_PUT_MAX = 64 * MiB;
 const CONDITION_ATTEMPTS = 6;
-const POLL_MS = 200;
 
 const CONTENT_TYPES: Record<string, string> = {
   json: 'application/json',
@@ -138,24 +139,6 @@ export function unquoteEtag(etag: string | undefined): string {
 }
 
 const enc = (text: string): Uint8Array => new TextEncoder().encode(text);
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(new AbortedError({ cause: signal.reason }));
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new AbortedError({ cause: signal?.reason }));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 function backoff(attempt: number): number {
   return Math.min(1_000, 25 * 2 ** attempt) * (0.5 + Math.random());
@@ -248,7 +231,7 @@ export function s3Url(opts: Pick<S3BackendOptions, 'bucket' | 'prefix' | 'endpoi
 
 type PutCondition = { ifNoneMatch?: '*'; ifMatch?: string };
 
-export class S3Backend implements Backend, LeaseStore {
+export class S3Backend implements Backend {
   readonly url: string;
   readonly bucket: string;
   /** The normalised prefix ('' for the bucket root). */
@@ -623,21 +606,6 @@ export class S3Backend implements Backend, LeaseStore {
     }
   }
 
-  // ---- the writer lease ----
-
-  async putLease(name: string, body: Uint8Array, cond: { ifNoneMatch: '*' } | { ifMatch: string }): Promise<ObjectMeta> {
-    return this.#putSingle(name, body, cond);
-  }
-
-  async currentEtag(name: string): Promise<string | undefined> {
-    const out = await this.#headRaw(name);
-    return out ? unquoteEtag(out.ETag) : undefined;
-  }
-
-  async deleteLease(name: string): Promise<void> {
-    await this.delete(toKey(name));
-  }
-
   /**
    * Checks once per backend that the store honours conditional PUTs, with a probe object
    * ".romidb-probe-<uuid>" under the prefix (removed at once): If-Match on a missing key,
@@ -679,69 +647,16 @@ export class S3Backend implements Backend, LeaseStore {
     }
   }
 
+  /** The writer lock: a lease object (see @romi/db-core's lease.ts), renewed while held. */
   async lock(name: string, opts: LockOptions = {}): Promise<LockHandle> {
-    const key = toKey(name);
     throwIfAborted(opts.signal);
     // The lease itself relies on conditional writes: check the store honours them first.
     if (this.#verifyConditional) await this.verifyConditionalWrites(opts.signal);
-    const leaseMs = this.leaseMs;
-    const owner = newOwnerId();
-    const deadline = Date.now() + Math.max(0, opts.waitMs ?? 0);
-    const take = async (cond: { ifNoneMatch: '*' } | { ifMatch: string }): Promise<Lease | undefined> => {
-      const sentAt = performance.now();
-      const acquired = new Date().toISOString();
-      try {
-        const meta = await this.#putSingle(name, newLeaseBody(owner, leaseMs, 1, acquired), cond, opts.signal);
-        return new Lease({ store: this, name, owner, leaseMs, acquired, etag: meta.etag, version: 1, sentAt, onLost: opts.onLost });
-      } catch (err) {
-        if (isRomiError(err, ErrorCodes.CONDITION_FAILED)) return undefined;
-        throw err;
-      }
-    };
-    for (;;) {
-      const created = await take({ ifNoneMatch: '*' });
-      if (created) return created;
-      let current: StoredObject;
-      try {
-        current = await this.get(key, { signal: opts.signal });
-      } catch (err) {
-        if (isRomiError(err, ErrorCodes.NOT_FOUND)) continue; // released meanwhile: try again
-        throw err;
-      }
-      const lease = parseLease(current.bytes);
-      if (!lease) {
-        throw new DBBusyError(
-          `Database ${this.url} is locked by another tool: the object "${name}" is not a romidb lease. It is never taken over automatically; remove it, or call S3DB.forceUnlock(), once no other program uses the database.`,
-        );
-      }
-      if (Date.now() >= Date.parse(lease.expires)) {
-        // Expired: take it over, compare-and-swap on the expired lease (one taker wins).
-        const taken = await take({ ifMatch: current.meta.etag });
-        if (taken) return taken;
-        continue;
-      }
-      const now = Date.now();
-      if (now >= deadline) {
-        throw new DBBusyError(`Database ${this.url} is busy: another writer holds the lease (${describeLease(lease)})`);
-      }
-      await sleep(Math.max(10, Math.min(POLL_MS, deadline - now, Date.parse(lease.expires) - now + 5)), opts.signal);
-    }
+    return acquireLease(this, name, { ...opts, leaseMs: this.leaseMs, holder: { host: hostname(), pid: process.pid } });
   }
 
-  async inspectLock(name: string, opts: SignalOptions & { staleMs?: number } = {}): Promise<LockInfo | undefined> {
-    let current: StoredObject;
-    try {
-      current = await this.get(toKey(name), opts);
-    } catch (err) {
-      if (isRomiError(err, ErrorCodes.NOT_FOUND)) return undefined;
-      throw err;
-    }
-    const lease = parseLease(current.bytes);
-    const info: LockInfo = lease
-      ? { owner: describeLease(lease), stale: Date.now() >= Date.parse(lease.expires) }
-      : { foreign: true, stale: false };
-    if (current.meta.mtime) info.mtime = current.meta.mtime;
-    return info;
+  inspectLock(name: string, opts: SignalOptions & { staleMs?: number } = {}): Promise<LockInfo | undefined> {
+    return inspectLease(this, name, opts);
   }
 
   async forceUnlock(name: string): Promise<void> {

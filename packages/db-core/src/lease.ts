@@ -1,5 +1,5 @@
 /**
- * The writer lock on object storage: a lease object `<prefix>/lock`.
+ * A writer lock over any Backend with conditional writes: a lease object (`lock`).
  *
  * - Taken with a create-only PUT (`If-None-Match: *`): of racing writers exactly one wins.
  * - The body names the holder (owner id, host, pid) and the wall-clock time the lease expires.
@@ -14,9 +14,10 @@
  *   with a compare-and-swap PUT on the ETag of the expired lease (exactly one taker wins).
  *   This assumes the clocks of the machines differ by less than the safety margin.
  */
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
-import { ErrorCodes, isRomiError, LockLostError, type LockHandle, type ObjectMeta } from '@romi/db-core';
+import type { Backend, LockHandle, LockInfo, LockOptions, SignalOptions, StoredObject } from './backend.js';
+import { DBBusyError, ErrorCodes, isRomiError, LockLostError, throwIfAborted } from './errors.js';
+import { toKey, type Key } from './key.js';
+import { sleep } from './util.js';
 
 /** What the lease object holds (JSON). */
 export interface LeaseBody {
@@ -30,15 +31,13 @@ export interface LeaseBody {
   version: number;
 }
 
-/** The few backend operations a lease needs (S3Backend provides them). */
-export interface LeaseStore {
-  readonly url: string;
-  putLease(name: string, body: Uint8Array, cond: { ifNoneMatch: '*' } | { ifMatch: string }): Promise<ObjectMeta>;
-  currentEtag(name: string): Promise<string | undefined>;
-  deleteLease(name: string): Promise<void>;
+/** Who takes a lease: written into it, shown to whoever finds it taken. */
+export interface LeaseHolder {
+  host: string;
+  pid: number;
 }
 
-export function parseLease(bytes: Uint8Array): LeaseBody | undefined {
+function parseLease(bytes: Uint8Array): LeaseBody | undefined {
   try {
     const v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as Partial<LeaseBody>;
     if (v && v.tool === 'romidb' && typeof v.owner === 'string' && typeof v.expires === 'string' && !Number.isNaN(Date.parse(v.expires))) {
@@ -50,22 +49,22 @@ export function parseLease(bytes: Uint8Array): LeaseBody | undefined {
   return undefined;
 }
 
-export function describeLease(lease: LeaseBody): string {
+function describeLease(lease: LeaseBody): string {
   return `pid ${lease.pid} on ${lease.host}, owner ${lease.owner}, lease expires ${lease.expires}`;
 }
 
 /** The safety margin: how long before its written expiry a holder stops trusting its lease. */
-export function safetyMargin(leaseMs: number): number {
+function safetyMargin(leaseMs: number): number {
   return Math.min(Math.max(Math.floor(leaseMs / 5), 100), 5_000);
 }
 
-export function newLeaseBody(owner: string, leaseMs: number, version: number, acquired: string): Uint8Array {
+function newLeaseBody(holder: LeaseHolder, owner: string, leaseMs: number, version: number, acquired: string): Uint8Array {
   const now = Date.now();
   const body: LeaseBody = {
     tool: 'romidb',
     owner,
-    host: hostname(),
-    pid: process.pid,
+    host: holder.host,
+    pid: holder.pid,
     acquired,
     expires: new Date(now + leaseMs).toISOString(),
     leaseMs,
@@ -74,15 +73,12 @@ export function newLeaseBody(owner: string, leaseMs: number, version: number, ac
   return new TextEncoder().encode(JSON.stringify(body));
 }
 
-export function newOwnerId(): string {
-  return randomUUID();
-}
-
 /** A held lease: renews itself until released or lost. */
-export class Lease implements LockHandle {
+class Lease implements LockHandle {
   readonly owner: string;
-  readonly #store: LeaseStore;
-  readonly #name: string;
+  readonly #store: Backend;
+  readonly #key: Key;
+  readonly #holder: LeaseHolder;
   readonly #leaseMs: number;
   readonly #acquired: string;
   readonly #onLost?: (err: Error) => void;
@@ -93,11 +89,12 @@ export class Lease implements LockHandle {
   #lost: Error | undefined;
   #released = false;
   #renewing: Promise<void> | undefined;
-  #timer: NodeJS.Timeout;
+  #timer: ReturnType<typeof setInterval>;
 
   constructor(opts: {
-    store: LeaseStore;
-    name: string;
+    store: Backend;
+    key: Key;
+    holder: LeaseHolder;
     owner: string;
     leaseMs: number;
     acquired: string;
@@ -107,7 +104,8 @@ export class Lease implements LockHandle {
     onLost?: (err: Error) => void;
   }) {
     this.#store = opts.store;
-    this.#name = opts.name;
+    this.#key = opts.key;
+    this.#holder = opts.holder;
     this.owner = opts.owner;
     this.#leaseMs = opts.leaseMs;
     this.#acquired = opts.acquired;
@@ -116,7 +114,8 @@ export class Lease implements LockHandle {
     this.#onLost = opts.onLost;
     this.#deadline = opts.sentAt + opts.leaseMs - safetyMargin(opts.leaseMs);
     this.#timer = setInterval(() => void this.renew(), Math.max(20, Math.floor(opts.leaseMs / 3)));
-    this.#timer.unref();
+    // A lease must not keep a process alive on its own (Node timers can be unref'ed).
+    (this.#timer as { unref?: () => void }).unref?.();
   }
 
   get lost(): Error | undefined {
@@ -162,7 +161,7 @@ export class Lease implements LockHandle {
     const sentAt = performance.now();
     const version = this.#version + 1;
     try {
-      const meta = await this.#store.putLease(this.#name, newLeaseBody(this.owner, this.#leaseMs, version, this.#acquired), { ifMatch: this.#etag });
+      const meta = await this.#store.put(this.#key, newLeaseBody(this.#holder, this.owner, this.#leaseMs, version, this.#acquired), { ifMatch: this.#etag });
       if (this.#lost) return;
       this.#etag = meta.etag;
       this.#version = version;
@@ -185,8 +184,80 @@ export class Lease implements LockHandle {
     // Never delete a lease that may belong to someone else now: once lost or past our
     // deadline it is left alone (an expired lease is taken over at once by the next writer).
     if (wasLost || expired) return;
-    const current = await this.#store.currentEtag(this.#name);
-    if (current !== undefined && current === this.#etag) await this.#store.deleteLease(this.#name);
+    const current = await this.#store.head(this.#key).catch(() => undefined);
+    if (current !== undefined && current.etag === this.#etag) await this.#store.delete(this.#key);
   }
 }
 
+/** How often a waiting writer looks at a lease held by another. */
+const POLL_MS = 200;
+
+export interface LeaseOptions extends LockOptions {
+  leaseMs: number;
+  holder: LeaseHolder;
+}
+
+/**
+ * Takes the lease `name` of `store`: creates it, or takes over an expired one; waits up to
+ * `waitMs` (abortably) while another writer holds it, then DBBusyError. The store must honour
+ * conditional writes (ifNoneMatch / ifMatch) against every client.
+ */
+export async function acquireLease(store: Backend, name: string, opts: LeaseOptions): Promise<LockHandle> {
+  throwIfAborted(opts.signal);
+  const key = toKey(name);
+  const { leaseMs, holder } = opts;
+  const owner = globalThis.crypto.randomUUID();
+  const deadline = Date.now() + Math.max(0, opts.waitMs ?? 0);
+  const take = async (cond: { ifNoneMatch: '*' } | { ifMatch: string }): Promise<Lease | undefined> => {
+    const sentAt = performance.now();
+    const acquired = new Date().toISOString();
+    try {
+      const meta = await store.put(key, newLeaseBody(holder, owner, leaseMs, 1, acquired), { ...cond, signal: opts.signal });
+      return new Lease({ store, key, holder, owner, leaseMs, acquired, etag: meta.etag, version: 1, sentAt, onLost: opts.onLost });
+    } catch (err) {
+      if (isRomiError(err, ErrorCodes.CONDITION_FAILED)) return undefined;
+      throw err;
+    }
+  };
+  for (;;) {
+    const created = await take({ ifNoneMatch: '*' });
+    if (created) return created;
+    let current: StoredObject;
+    try {
+      current = await store.get(key, { signal: opts.signal });
+    } catch (err) {
+      if (isRomiError(err, ErrorCodes.NOT_FOUND)) continue; // released meanwhile: try again
+      throw err;
+    }
+    const lease = parseLease(current.bytes);
+    if (!lease) {
+      throw new DBBusyError(
+        `Database ${store.url} is locked by another tool: the object "${name}" is not a romidb lease. It is never taken over automatically; remove it, or unlock it by force, once no other program uses the database.`,
+      );
+    }
+    if (Date.now() >= Date.parse(lease.expires)) {
+      // Expired: take it over, compare-and-swap on the expired lease (one taker wins).
+      const taken = await take({ ifMatch: current.meta.etag });
+      if (taken) return taken;
+      continue;
+    }
+    const now = Date.now();
+    if (now >= deadline) throw new DBBusyError(`Database ${store.url} is busy: another writer holds the lease (${describeLease(lease)})`);
+    await sleep(Math.max(10, Math.min(POLL_MS, deadline - now, Date.parse(lease.expires) - now + 5)), opts.signal);
+  }
+}
+
+/** Who holds the lease `name` of `store`, if anyone (a lock another tool wrote is `foreign`). */
+export async function inspectLease(store: Backend, name: string, opts: SignalOptions = {}): Promise<LockInfo | undefined> {
+  let current: StoredObject;
+  try {
+    current = await store.get(toKey(name), opts);
+  } catch (err) {
+    if (isRomiError(err, ErrorCodes.NOT_FOUND)) return undefined;
+    throw err;
+  }
+  const lease = parseLease(current.bytes);
+  const info: LockInfo = lease ? { owner: describeLease(lease), stale: Date.now() >= Date.parse(lease.expires) } : { foreign: true, stale: false };
+  if (current.meta.mtime) info.mtime = current.meta.mtime;
+  return info;
+}
