@@ -14,11 +14,14 @@ export interface ConformanceContext {
 
 export type ConformanceFactory = () => Promise<ConformanceContext>;
 
-/** Features a backend may lack; a test that needs one is skipped with the reason given. */
+/** Features a backend may lack; a test that needs one is skipped, naming the reason. */
 export type Feature = 'localPath';
 
 export interface ConformanceOptions {
-  /** Features this backend does not have, with the reason shown in the skipped test's name. */
+  /**
+   * Features this backend does not have, with the reason shown when their tests are skipped.
+   * @deprecated Not needed: the suite reads `backend.capabilities`. Still honoured when given.
+   */
   unsupported?: Partial<Record<Feature, string>>;
   /** Folder of the golden JSON files made by Python (default: the repository's test-fixtures/golden). */
   goldenDir?: string;

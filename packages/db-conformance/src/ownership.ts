@@ -4,21 +4,12 @@
  * foreign files.json lists under reserved or unsafe ids stay readable but cannot be changed.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, toKey, type DB } from '@romi/db-core';
-import { putText, snapshot, text, type ConformanceContext } from './context.js';
+import { ErrorCodes, toKey } from '@romi/db-core';
+import { putText, text } from './context.js';
+import type { Harness } from './harness.js';
 
-export interface OwnershipHarness {
-  ctx(): ConformanceContext;
-  db(): DB;
-  codeOf(p: Promise<unknown> | (() => unknown)): Promise<string | undefined>;
-}
-
-export function describeOwnership(h: OwnershipHarness): void {
-  const failsCleanly = async (expected: string, fn: () => Promise<unknown>): Promise<void> => {
-    const before = await snapshot(h.ctx().backend);
-    expect(await h.codeOf(fn)).toBe(expected);
-    expect(await snapshot(h.ctx().backend)).toEqual(before);
-  };
+export function describeOwnership(h: Harness): void {
+  const { failsCleanly } = h;
   const put = (key: string, value: string) => putText(h.ctx().backend, key, value);
 
   describe('ownership', () => {
