@@ -16,7 +16,7 @@
  */
 import { concatBytes, type Backend, type ObjectMeta } from './backend.js';
 import { RomiDB } from './db.js';
-import { ErrorCodes, InvalidArgumentError, isRomiError, OccupiedError, throwIfAborted } from './errors.js';
+import { ErrorCodes, InvalidArgumentError, isRomiError, OccupiedError, ReadOnlyError, throwIfAborted } from './errors.js';
 import { keyProblem, toKey, type Key } from './key.js';
 import { INDEX_NAME, keys, METADATA_DIR } from './layout.js';
 import { portOf } from './port.js';
@@ -89,7 +89,7 @@ async function asRomiDB(db: DB | string, readOnly: boolean, signal?: AbortSignal
     await db.connect({ readOnly, signal });
     return { db, owned: true };
   }
-  if (!readOnly && db.readOnly) throw new InvalidArgumentError('mirror() writes to its destination: connect it as the writer');
+  if (!readOnly && db.readOnly) throw new ReadOnlyError('mirror into this database (connect it as the writer)');
   return { db, owned: false };
 }
 
