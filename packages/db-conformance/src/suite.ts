@@ -17,6 +17,7 @@ import { describeMetadata } from './metadata.js';
 import { describeOwnership } from './ownership.js';
 import { describeQueries } from './queries.js';
 import { describeScans } from './scans.js';
+import { describeTraits } from './traits.js';
 
 export function describeConformance(name: string, factory: ConformanceFactory, options: ConformanceOptions = {}): void {
   describe(`conformance: ${name}`, { timeout: options.timeout ?? 30_000 }, () => {
@@ -31,5 +32,6 @@ export function describeConformance(name: string, factory: ConformanceFactory, o
     describeConcurrency(h);
     describeCheck(h);
     describeOwnership(h);
+    describeTraits(h);
   });
 }
