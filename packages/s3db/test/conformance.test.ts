@@ -30,7 +30,7 @@ for (const target of s3Targets()) {
         const db = await S3DB.init(opts);
         return { db, backend: db.backend, open: () => new S3DB(opts) };
       },
-      { unsupported: { localPath: 'object storage has no local paths' }, timeout: 60_000 },
+      { timeout: 60_000 },
     );
   });
 }
