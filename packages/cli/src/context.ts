@@ -2,7 +2,7 @@
  * What every command gets: the streams it writes to, the global options, and the databases it
  * opened (closed by main() whatever happens, so that locks are released and S3 sockets freed).
  */
-import { parseDatabaseUrl, openDB, RomiDB, InvalidArgumentError } from '@romi/db-core';
+import { initDB, InvalidArgumentError, openDB, parseDatabaseUrl, RomiDB, type DB } from '@romi/db-core';
 import { Output } from './output.js';
 
 export interface CliStream {
@@ -132,13 +132,6 @@ function encodeOrMask(text: string): string {
   }
 }
 
-/** Loads the backend package of a scheme, which registers it with openDB (core cannot import backends). */
-async function loadScheme(protocol: string): Promise<void> {
-  if (protocol === 'file:') await import('@romi/fsdb');
-  else if (protocol === 'memory:') await import('@romi/memdb');
-  else if (protocol === 's3:') await import('@romi/s3db');
-}
-
 export class Context {
   readonly io: CliIO;
   readonly #globals: () => GlobalOptions;
@@ -175,17 +168,33 @@ export class Context {
    * (malformed URL, unknown scheme, bad s3:// parameter) is a usage error.
    */
   async make(location: string): Promise<RomiDB> {
+    return this.#keep(location, async (url) => openDB(url, { connect: false }));
+  }
+
+  /** Makes the location a database if it is not one (`created` says whether it was not). */
+  async init(location: string): Promise<{ db: RomiDB; created: boolean }> {
+    // The location is checked first (a usage error); a failure to create is not one.
+    await this.make(location);
+    const made = await initDB(parseDatabaseUrl(location), { signal: this.signal });
+    return { db: this.#track(location, made.db), created: made.created };
+  }
+
+  #track(location: string, db: DB): RomiDB {
+    // The commands read and write storage keys: they need a database made by romidb.
+    if (!(db instanceof RomiDB)) throw new InvalidArgumentError(`${redactLocation(location)} is not a romidb database object`);
+    this.#opened.push(db);
+    return db;
+  }
+
+  /** Opens a location through the scheme registry; what is wrong with the location is a usage error. */
+  async #keep(location: string, open: (url: URL) => Promise<DB>): Promise<RomiDB> {
     let db;
     try {
-      const url = parseDatabaseUrl(location);
-      await loadScheme(url.protocol);
-      db = await openDB(url, { connect: false });
+      db = await open(parseDatabaseUrl(location));
     } catch (err) {
       throw new UsageError(`invalid database location "${redactLocation(location)}": ${(err as Error).message}`);
     }
-    if (!(db instanceof RomiDB)) throw new InvalidArgumentError(`${location} is not a romidb database object`);
-    this.#opened.push(db);
-    return db;
+    return this.#track(location, db);
   }
 
   /** Opens and connects the database (read-only unless asked otherwise: no lock needed). */

@@ -9,7 +9,7 @@ export * from './backend.js';
 export * from './ids.js';
 export { keyProblem, toKey, type Key } from './key.js';
 export { RomiDB, type RomiDBOptions, type StorageWriter } from './db.js';
-export { openDB, registerScheme, parseDatabaseUrl, type OpenOptions, type SchemeOpener } from './registry.js';
+export { initDB, openDB, registerScheme, parseDatabaseUrl, type OpenOptions, type SchemeHandler, type SchemeOpener } from './registry.js';
 export {
   keys,
   MARKER_KEY,

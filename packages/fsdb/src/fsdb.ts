@@ -44,13 +44,20 @@ export class FSDB extends RomiDB {
   }
 }
 
-registerScheme('file:', (url) => {
-  let path: string;
+/** The path of a file: URL; malformed escapes ("%zz") and encoded separators ("%2F") are not paths. */
+function pathOf(url: URL): string {
   try {
-    path = fileURLToPath(url);
+    return fileURLToPath(url);
   } catch (err) {
-    // Malformed escapes ("%zz") and encoded separators ("%2F") are not paths.
     throw new InvalidArgumentError(`Malformed file: URL (${(err as Error).message.replace(/\s+/g, ' ')})`);
   }
-  return new FSDB(path);
+}
+
+registerScheme('file:', {
+  open: (url) => new FSDB(pathOf(url)),
+  init: async (url, opts) => {
+    const path = pathOf(url);
+    const existed = (await new FsBackend(resolve(path)).head(MARKER_KEY, opts).catch(() => undefined)) !== undefined;
+    return { db: await FSDB.init(path), created: !existed };
+  },
 });

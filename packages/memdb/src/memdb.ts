@@ -37,10 +37,14 @@ export class MemDB extends RomiDB {
 
 const named = new Map<string, InstanceType<typeof Volume>>();
 
-registerScheme('memory:', (url) => {
+/** The database of a memory:// URL: one volume per name in this process. */
+function openNamed(url: URL): MemDB {
   const name = url.host || url.pathname.replace(/^\/+/, '') || 'default';
-  let volume = named.get(name);
+  const volume = named.get(name);
   const db = new MemDB({ name, volume });
   if (!volume) named.set(name, db.volume);
   return db;
-});
+}
+
+// A memory database holds its marker from the start: init creates nothing.
+registerScheme('memory:', { open: openNamed, init: async (url) => ({ db: openNamed(url), created: false }) });

@@ -1,7 +1,6 @@
 /** check [--fix] and unlock --force. */
 import type { Command } from 'commander';
 import { LOCK_NAME, MARKER_KEY, NotADatabaseError, NotSupportedError, type Problem } from '@romi/db-core';
-import { FSDB } from '@romi/fsdb';
 import { UsageError, type Context } from '../context.js';
 import { parseDbPath } from '../paths.js';
 
@@ -42,8 +41,7 @@ export function registerCheck(program: Command, ctx: Context): void {
       if (!(await backend.head(MARKER_KEY, { signal: ctx.signal }))) throw new NotADatabaseError(db.url);
       if (!backend.forceUnlock) throw new NotSupportedError(`${db.url}: this backend has no lock to remove`);
       const held = await backend.inspectLock?.(LOCK_NAME, { signal: ctx.signal });
-      if (db instanceof FSDB) await FSDB.forceUnlock(db.path);
-      else await backend.forceUnlock(LOCK_NAME);
+      await backend.forceUnlock(LOCK_NAME);
       const result = { url: db.url, removed: held !== undefined, owner: held?.owner };
       ctx.out.result(result, () => (held ? `removed the lock of ${db.url}${held.owner ? ` (held by ${held.owner})` : ''}` : `${db.url} was not locked`));
     });
