@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { RomiDB } from '@romi/db-core';
 import { S3DB } from '@romi/s3db';
-import { startS3rver } from '../packages/s3db/test/servers.js';
+import { startS3rver } from '@romi/test-utils';
 
 export async function s3Target() {
   const server = await startS3rver();

@@ -3,7 +3,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { S3Backend } from '@romi/s3db';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startS3rver, type S3TestServer } from '../../s3db/test/servers.js';
+import { startS3rver, type S3TestServer } from '@romi/test-utils';
 import { cli, REAL_PLANT, tempDir, tree } from './helpers.js';
 
 let server: S3TestServer;

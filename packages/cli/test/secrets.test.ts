@@ -4,8 +4,7 @@
 // (issue 10, finding 15). Malformed percent-encoding is a usage error (exit 2).
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOSTILE_PASSWORDS, hostileLocations, leaks } from '../../s3db/test/hostile-locations.js';
-import { startS3rver, type S3TestServer } from '../../s3db/test/servers.js';
+import { HOSTILE_PASSWORDS, hostileLocations, leaks, startS3rver, type S3TestServer } from '@romi/test-utils';
 import { redactLocation } from '../src/context.js';
 import { cli, tempDir, type RunResult } from './helpers.js';
 

@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, statfs, symlink, writeFile } fro
 import { tmpdir } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, isRomiError, type Key } from '@romi/db-core';
+import { BIG_FILE, spawnProc } from '@romi/test-utils';
 import { FSDB, FsBackend } from '../src/index.js';
-import { spawnProc } from './spawn.js';
 
 async function codeOf(p: Promise<unknown> | (() => Promise<unknown>)): Promise<string | undefined> {
   try {
@@ -161,10 +161,10 @@ describe('large files', () => {
     try {
       await FSDB.init(dir);
       // A first tiny run fills the transpile cache, so the measured run does not load the compiler.
-      await spawnProc('big-file.ts', [dir, '1000']).waitFor(/^ok /, 60_000);
+      await spawnProc(BIG_FILE, [dir, '1000'], { imports: ['@romi/fsdb'] }).waitFor(/^ok /, 60_000);
       await rm(`${dir}/big`, { recursive: true });
       const size = 2 * 2 ** 30;
-      const child = spawnProc('big-file.ts', [dir, String(size)]);
+      const child = spawnProc(BIG_FILE, [dir, String(size)], { imports: ['@romi/fsdb'] });
       const line = await child.waitFor(/^ok /, 280_000);
       const [, sha1Written, sha1Read, total, rssMB] = line.split(' ');
       expect(sha1Read).toBe(sha1Written);

@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawnProc } from '@romi/test-utils';
 import { FSDB } from '../src/index.js';
 import { contentOf } from './procs/content.js';
-import { spawnProc } from './spawn.js';
 
 const KILLS = Number(process.env.ROMI_CRASH_KILLS ?? 20);
 const FIXABLE = new Set(['unlisted-file', 'unlisted-fileset', 'missing-fileset', 'orphan-metadata', 'missing-file']);
@@ -50,7 +50,7 @@ describe('crash safety', () => {
     const problemKinds = new Map<string, number>();
 
     for (let run = 0; run < KILLS; run++) {
-      const child = spawnProc('crash-writer.ts', [dir, String(run)]);
+      const child = spawnProc(new URL('procs/crash-writer.ts', import.meta.url), [dir, String(run)]);
       await child.waitFor(/^ready$/, 60_000);
       await new Promise((r) => setTimeout(r, 30 + Math.random() * 400));
       child.kill('SIGKILL');

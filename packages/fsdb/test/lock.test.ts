@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, isRomiError } from '@romi/db-core';
+import { spawnProc, type Proc } from '@romi/test-utils';
 import { FSDB } from '../src/index.js';
-import { spawnProc } from './spawn.js';
 
 async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   try {
@@ -19,7 +19,7 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
 
 describe('writer lock across processes', { timeout: 60_000 }, () => {
   let dir: string;
-  const children: Array<ReturnType<typeof spawnProc>> = [];
+  const children: Proc[] = [];
   beforeEach(async () => {
     dir = await mkdtemp(`${tmpdir()}/romidb-lock-`);
     await FSDB.init(dir);
@@ -28,8 +28,8 @@ describe('writer lock across processes', { timeout: 60_000 }, () => {
     for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
   });
-  const start = (...args: string[]): ReturnType<typeof spawnProc> => {
-    const c = spawnProc('hold-lock.ts', [dir, ...args]);
+  const start = (...args: string[]): Proc => {
+    const c = spawnProc(new URL('procs/hold-lock.ts', import.meta.url), [dir, ...args]);
     children.push(c);
     return c;
   };
@@ -143,9 +143,10 @@ describe('readers while a writer rewrites the index thousands of times', () => {
   it('never see torn or invalid JSON', { timeout: 120_000 }, async () => {
     const dir = await mkdtemp(`${tmpdir()}/romidb-readers-`);
     await FSDB.init(dir);
-    const writer = spawnProc('busy-writer.ts', [dir, '1000']);
+    const writer = spawnProc(new URL('procs/busy-writer.ts', import.meta.url), [dir, '1000']);
     await writer.waitFor(/^ready$/, 30_000);
-    const readers = [spawnProc('poll-reader.ts', [dir, '6000']), spawnProc('poll-reader.ts', [dir, '6000'])];
+    const reader = new URL('procs/poll-reader.ts', import.meta.url);
+    const readers = [spawnProc(reader, [dir, '6000']), spawnProc(reader, [dir, '6000'])];
     const results = await Promise.all(readers.map((r) => r.waitFor(/^reads /, 60_000)));
     const done = await writer.waitFor(/^done /, 90_000);
     expect(Number(done.split(' ')[1])).toBe(5000);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import { describeConformance } from '@romi/db-conformance';
 import { S3DB } from '../src/index.js';
 import { clientFor, dbOptions, randomPrefix } from './helpers.js';
-import { s3Targets, type S3TestServer } from './servers.js';
+import { s3Targets, type S3TestServer } from '@romi/test-utils';
 
 for (const target of s3Targets()) {
   describe(`s3db on ${target.kind}`, () => {

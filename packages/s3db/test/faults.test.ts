@@ -7,7 +7,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { API_OPERATIONS, describeFaultMatrix, FaultyBackend, fill, type FaultLevel } from '@romi/db-conformance';
 import { S3Backend } from '../src/index.js';
 import { clientFor, randomPrefix } from './helpers.js';
-import { startS3rver, type S3TestServer } from './servers.js';
+import { startS3rver, type S3TestServer } from '@romi/test-utils';
 
 let server: S3TestServer;
 let client: S3Client;

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, S3DB, type S3DBOptions } from '../src/index.js';
-import type { S3TestServer } from './servers.js';
+import type { S3TestServer } from '@romi/test-utils';
 
 export function clientFor(server: S3TestServer): S3Client {
   return createS3Client({ endpoint: server.endpoint, region: server.region, credentials: server.credentials, forcePathStyle: true });

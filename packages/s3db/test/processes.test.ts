@@ -5,8 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, type Scan } from '@romi/db-core';
 import { S3DB, s3Url } from '../src/index.js';
 import { clientFor, dbOptions, randomPrefix } from './helpers.js';
-import { s3Targets, type S3TestServer } from './servers.js';
-import { spawnProc, type Proc } from './spawn.js';
+import { BIG_FILE, s3Targets, spawnProc, type Proc, type S3TestServer } from '@romi/test-utils';
 
 const LEASE_MS = 3_000;
 
@@ -42,15 +41,17 @@ for (const target of s3Targets()) {
       const env = { AWS_ACCESS_KEY_ID: server.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey };
       return { prefix, url, env };
     };
-    const start = (script: string, args: string[], env: NodeJS.ProcessEnv): Proc => {
-      const c = spawnProc(script, args, env);
+    const WRITER = new URL('procs/writer.ts', import.meta.url);
+    // The shared BIG_FILE script opens any URL: it is given the package of the s3: scheme.
+    const start = (script: URL, args: string[], env: NodeJS.ProcessEnv): Proc => {
+      const c = spawnProc(script, args, { env, imports: ['@romi/s3db'] });
       children.push(c);
       return c;
     };
 
     it('two processes racing for the writer lease: exactly one wins, round after round', async () => {
       const { url, env } = await freshDb();
-      const racers = [start('writer.ts', [url], env), start('writer.ts', [url], env)];
+      const racers = [start(WRITER, [url], env), start(WRITER, [url], env)];
       await Promise.all(racers.map((c) => c.waitFor(/^ready$/)));
       for (const c of racers) expect(await c.next()).toBe('ready');
       for (let round = 0; round < 5; round++) {
@@ -68,7 +69,7 @@ for (const target of s3Targets()) {
 
     it('a lease holder frozen past its expiry is taken over; resumed, its next write fails with ROMI_LOCK_LOST', async () => {
       const { prefix, url, env } = await freshDb();
-      const holder = start('writer.ts', [url], env);
+      const holder = start(WRITER, [url], env);
       await holder.waitFor(/^ready$/);
       holder.send('go');
       await holder.waitFor(/^connected /);
@@ -117,10 +118,10 @@ for (const target of s3Targets()) {
       // A first tiny run fills the loader's transpile cache: the measured child then runs without
       // the TypeScript compiler in memory, and RSS measures romidb and the SDK only.
       const warm = await freshDb();
-      await start('big-file.ts', [warm.url, '1000'], warm.env).waitFor(/^ok /, 60_000);
+      await start(BIG_FILE, [warm.url, '1000'], warm.env).waitFor(/^ok /, 60_000);
       const { prefix, url, env } = await freshDb();
       const size = 100 * 1024 * 1024;
-      const child = start('big-file.ts', [url, String(size)], env);
+      const child = start(BIG_FILE, [url, String(size)], env);
       const line = await child.waitFor(/^ok /, 110_000);
       const [, sha1w, sha1r, bytes, peakMb, writeMs, readMs, baseMb, writePeakMb] = line.split(' ');
       console.log(`[${target.kind}] 100 MB: peak RSS ${peakMb} MB (${baseMb} MB at start, ${writePeakMb} MB while writing), write ${writeMs} ms, read ${readMs} ms`);

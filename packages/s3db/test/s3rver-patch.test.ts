@@ -25,7 +25,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { s3Targets, startS3rver, type S3TestServer } from './servers.js';
+import { s3Targets, startS3rver, type S3TestServer } from '@romi/test-utils';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 

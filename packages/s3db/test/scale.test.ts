@@ -4,7 +4,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3DB } from '../src/index.js';
 import { clientFor, dbOptions, randomPrefix } from './helpers.js';
-import { s3Targets, type S3TestServer } from './servers.js';
+import { s3Targets, type S3TestServer } from '@romi/test-utils';
 
 const COUNT = 2_500;
 

@@ -6,8 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, isRomiError, openDB, parseDatabaseUrl } from '@romi/db-core';
 import { parseS3Url, S3Backend, S3DB, type S3DBOptions } from '../src/index.js';
 import { codeOf } from './helpers.js';
-import { everyRendering, HOSTILE_PASSWORDS, hostileLocations, leaks } from './hostile-locations.js';
-import { startS3rver, type S3TestServer } from './servers.js';
+import { everyRendering, HOSTILE_PASSWORDS, hostileLocations, leaks, startS3rver, type S3TestServer } from '@romi/test-utils';
 
 /** What is wrong with the outcome of `attempt`: it must throw a typed error that shows no secret. */
 async function problemsOf(label: string, secret: string, attempt: () => unknown, code?: string): Promise<string[]> {

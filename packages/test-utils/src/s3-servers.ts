@@ -1,4 +1,4 @@
-// S3-protocol servers for the s3db tests.
+// S3-protocol servers for the tests and the bench.
 //
 // - startS3rver(): the patched s3rver (patches/s3rver@3.7.1.patch) in this process,
 //   on 127.0.0.1, a random port and a fresh temp directory. Always available.
@@ -6,7 +6,7 @@
 //   ROMI_TEST_RGW_ENDPOINT (+ _ACCESS_KEY, _SECRET_KEY) is set.
 // - s3Targets(): both, so a suite can `describe.each` over them.
 //
-// See packages/s3db/README-servers.md for what each server supports.
+// See this package's README for what each server supports.
 
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -60,38 +60,43 @@ export function randomBucketName(prefix = 'romi-test'): string {
   return `${prefix}-${randomBytes(6).toString('hex')}`;
 }
 
-function adminClient(endpoint: string, credentials: S3TestCredentials): S3Client {
-  return new S3Client({ endpoint, region: REGION, credentials, forcePathStyle: true });
-}
-
-export async function startS3rver(): Promise<S3TestServer> {
-  const directory = await mkdtemp(join(tmpdir(), 'romi-s3rver-'));
-  const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true });
-  const { port } = await server.run();
-  const endpoint = `http://127.0.0.1:${port}`;
-  const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-  const admin = adminClient(endpoint, credentials);
-
+/** A handle on a running server: an admin client that makes buckets, and `close(admin, buckets made)`. */
+function handle(kind: S3ServerKind, endpoint: string, credentials: S3TestCredentials, close: (admin: S3Client, buckets: Set<string>) => Promise<void>): S3TestServer {
+  const admin = new S3Client({ endpoint, region: REGION, credentials, forcePathStyle: true });
+  const buckets = new Set<string>();
   return {
-    kind: 's3rver',
+    kind,
     endpoint,
     region: REGION,
     credentials,
     forcePathStyle: true,
     async bucket(name = randomBucketName()) {
       await admin.send(new CreateBucketCommand({ Bucket: name }));
+      buckets.add(name);
       return name;
     },
     async close() {
-      admin.destroy();
-      // Test clients may still hold keep-alive sockets; close() alone would wait for them.
-      const httpServer = (server as unknown as { httpServer?: Server }).httpServer;
-      const closed = server.close();
-      httpServer?.closeAllConnections();
-      await closed;
-      await rm(directory, { recursive: true, force: true });
+      try {
+        await close(admin, buckets);
+      } finally {
+        admin.destroy();
+      }
     },
   };
+}
+
+export async function startS3rver(): Promise<S3TestServer> {
+  const directory = await mkdtemp(join(tmpdir(), 'romi-s3rver-'));
+  const server = new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true });
+  const { port } = await server.run();
+  return handle('s3rver', `http://127.0.0.1:${port}`, { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, async () => {
+    // Test clients may still hold keep-alive sockets; close() alone would wait for them.
+    const httpServer = (server as unknown as { httpServer?: Server }).httpServer;
+    const closed = server.close();
+    httpServer?.closeAllConnections();
+    await closed;
+    await rm(directory, { recursive: true, force: true });
+  });
 }
 
 /** The radosgw from scripts/ceph/start.sh, or undefined when its env is not set. */
@@ -105,31 +110,11 @@ export function radosgwFromEnv(env: NodeJS.ProcessEnv = process.env): S3TestServ
       'ROMI_TEST_RGW_ENDPOINT is set but ROMI_TEST_RGW_ACCESS_KEY / ROMI_TEST_RGW_SECRET_KEY are not',
     );
   }
-  const credentials = { accessKeyId, secretAccessKey };
-  const admin = adminClient(endpoint, credentials);
-  const createdBuckets = new Set<string>();
-
-  return {
-    kind: 'radosgw',
-    endpoint,
-    region: REGION,
-    credentials,
-    forcePathStyle: true,
-    async bucket(name = randomBucketName()) {
-      await admin.send(new CreateBucketCommand({ Bucket: name }));
-      createdBuckets.add(name);
-      return name;
-    },
-    async close() {
-      // The cluster outlives the tests and its memstore OSD is RAM: give the space back.
-      try {
-        for (const bucket of createdBuckets) await deleteBucketAndContents(admin, bucket);
-        createdBuckets.clear();
-      } finally {
-        admin.destroy();
-      }
-    },
-  };
+  return handle('radosgw', endpoint, { accessKeyId, secretAccessKey }, async (admin, buckets) => {
+    // The cluster outlives the tests and its memstore OSD is RAM: give the space back.
+    for (const bucket of buckets) await deleteBucketAndContents(admin, bucket);
+    buckets.clear();
+  });
 }
 
 async function deleteBucketAndContents(client: S3Client, bucket: string): Promise<void> {

@@ -1,30 +1,46 @@
-// Runs a TypeScript script of test/procs/ in a real Node process, on the workspace sources
-// (adapted from packages/fsdb/test/spawn.ts: an env for the child, and line-by-line reading).
+// Runs a TypeScript script in a real Node process, on the workspace sources, and reads what it
+// prints line by line: for tests of crashes, locks across processes and memory bounds.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const REGISTER = `${ROOT}tools/ts-register.mjs`;
 
+export interface SpawnOptions {
+  /** Added to this process's environment. */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Modules the child loads first (`--import`), e.g. the backend package that registers the URL
+   * scheme a shared script opens. Resolved from the repository root, whose package depends on them.
+   */
+  imports?: string[];
+}
+
 export type Proc = ChildProcess & {
+  /** Every line printed so far. */
   lines: string[];
   stderrText(): string;
   /** The first line (from the start) matching `pattern`. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** The next line not yet returned by next() (whatever it is). */
   next(timeoutMs?: number): Promise<string>;
+  /** Writes one line to the child's stdin. */
   send(line: string): void;
   exited: Promise<number | null>;
 };
 
-export function spawnProc(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', REGISTER, fileURLToPath(new URL(`procs/${script}`, import.meta.url)), ...args], {
+/** Starts `script` (a path or file URL) with `args`. */
+export function spawnProc(script: string | URL, args: string[], opts: SpawnOptions = {}): Proc {
+  const path = script instanceof URL ? fileURLToPath(script) : script;
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  const imports = (opts.imports ?? []).flatMap((m) => ['--import', m]);
+  const child = spawn(process.execPath, ['--conditions=source', '--import', REGISTER, ...imports, path, ...args], {
     cwd: ROOT,
     stdio: ['pipe', 'pipe', 'pipe'],
     env: {
       ...process.env,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      ...env,
+      ...opts.env,
     },
   });
   const lines: string[] = [];
@@ -56,6 +72,7 @@ export function spawnProc(script: string, args: string[], env: NodeJS.ProcessEnv
   );
   const wait = (find: () => string | undefined, what: string, timeoutMs: number): Promise<string> =>
     new Promise<string>((resolve, reject) => {
+      const tail = (): string => `stdout: ${lines.slice(-5).join(' | ')}; stderr: ${stderr.slice(-2000)}`;
       const check = (): void => {
         const found = find();
         if (found !== undefined) {
@@ -63,12 +80,12 @@ export function spawnProc(script: string, args: string[], env: NodeJS.ProcessEnv
           resolve(found);
         } else if (exitCode !== undefined) {
           done();
-          reject(new Error(`${script} exited (${exitCode}) before ${what}; stdout: ${lines.slice(-5).join(' | ')}; stderr: ${stderr.slice(-2000)}`));
+          reject(new Error(`${name} exited (${exitCode}) before ${what}; ${tail()}`));
         }
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`timed out waiting for ${what} from ${script}; stdout: ${lines.slice(-5).join(' | ')}; stderr: ${stderr.slice(-2000)}`));
+        reject(new Error(`timed out waiting for ${what} from ${name}; ${tail()}`));
       }, timeoutMs);
       const done = (): void => {
         clearTimeout(timer);
@@ -82,8 +99,7 @@ export function spawnProc(script: string, args: string[], env: NodeJS.ProcessEnv
     exited,
     stderrText: () => stderr,
     waitFor: (pattern: RegExp, timeoutMs = 30_000) => wait(() => lines.find((l) => pattern.test(l)), String(pattern), timeoutMs),
-    next: (timeoutMs = 30_000) =>
-      wait(() => (cursor < lines.length ? lines[cursor++] : undefined), 'the next line', timeoutMs),
+    next: (timeoutMs = 30_000) => wait(() => (cursor < lines.length ? lines[cursor++] : undefined), 'the next line', timeoutMs),
     send: (line: string) => {
       child.stdin!.write(`${line}\n`);
     },

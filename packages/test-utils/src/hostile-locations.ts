@@ -1,5 +1,5 @@
 // Database locations that carry a secret, for the tests that no error ever shows one (issue 10,
-// finding 15). Shared by the s3db API tests and the CLI tests of the built binary.
+// finding 15). Shared by the s3db tests and the CLI tests of the built binary.
 import { inspect } from 'node:util';
 
 /**
