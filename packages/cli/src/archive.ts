@@ -148,7 +148,7 @@ export async function exportArchive(db: RomiDB, scans: string[], out: string, op
       entries++;
     }
     for (const [i, scan] of scans.entries()) {
-      const snapshot = await step(snapshotScan(db.backend, scan, signal));
+      const snapshot = await step(snapshotScan(db.backend, scan, { signal }));
       const objects = [{ key: `${scan}/`, size: 0, etag: 'folder' }, ...snapshot.objects.filter((o) => o.key !== `${scan}/`)].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       const total = objects.reduce((n, o) => n + o.size, 0) + (snapshot.index?.meta.size ?? 0);
       const vanished = new Set<string>();

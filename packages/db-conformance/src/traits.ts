@@ -1,12 +1,14 @@
 /**
  * Traits: what holds for every operation of the API (the table in trait-operations.ts), on
  * objects of a database that was disconnected (ROMI_NOT_CONNECTED) and of a read-only
- * connection (reads work, writes fail with ROMI_READ_ONLY), storage byte-for-byte unchanged.
+ * connection (reads work, writes fail with ROMI_READ_ONLY), storage byte-for-byte unchanged;
+ * and cancellation: aborted before it starts, or right after its first write landed, an
+ * operation fails with ROMI_ABORTED leaving storage as it was, or completes.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, type DB } from '@romi/db-core';
+import { ErrorCodes, type Backend, type DB } from '@romi/db-core';
 import { putText, snapshot } from './context.js';
 import type { Harness } from './harness.js';
 import { TRAIT_IDS, TRAIT_OPERATIONS, type TraitObjects, type TraitOperation } from './trait-operations.js';
@@ -85,6 +87,35 @@ export function describeTraits(h: Harness): void {
       }
     });
 
+    describe('aborted', () => {
+      let objects: TraitObjects;
+      beforeEach(async () => {
+        objects = await objectsOf(await writeFixture(h), h, localFile);
+      });
+
+      for (const op of TRAIT_OPERATIONS.filter((o) => o.kind !== 'none')) {
+        it(`${op.name}: aborted before it starts, ROMI_ABORTED, storage unchanged`, async () => {
+          const before = await snapshot(h.ctx().backend);
+          expect(await h.codeOf(() => op.run(objects, AbortSignal.abort()))).toBe(ErrorCodes.ABORTED);
+          expect(await snapshot(h.ctx().backend)).toEqual(before);
+        });
+        if (op.kind !== 'write' || op.resumable) continue;
+        it(`${op.name}: aborted once its first write landed, ROMI_ABORTED with storage unchanged, or complete`, async () => {
+          const before = await snapshot(h.ctx().backend);
+          const controller = new AbortController();
+          const restore = abortAfterFirstWrite(h.ctx().backend, controller);
+          let code: string | undefined;
+          try {
+            code = await h.codeOf(() => op.run(objects, controller.signal));
+          } finally {
+            restore();
+          }
+          expect(['resolved', ErrorCodes.ABORTED]).toContain(code);
+          if (code === ErrorCodes.ABORTED) expect(await snapshot(h.ctx().backend)).toEqual(before);
+        });
+      }
+    });
+
     describe('read-only', () => {
       let objects: TraitObjects;
       beforeEach(async () => {
@@ -103,4 +134,24 @@ export function describeTraits(h: Harness): void {
       }
     });
   });
+}
+
+/**
+ * Makes `backend` abort `controller` once its first put or delete has completed (that write is
+ * done: the operation is cut after it); returns what puts the backend back.
+ */
+function abortAfterFirstWrite(backend: Backend, controller: AbortController): () => void {
+  const target = backend as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  const originals = { put: target.put!, delete: target.delete! };
+  for (const name of ['put', 'delete'] as const) {
+    target[name] = async (...args: unknown[]) => {
+      const result = await originals[name].apply(backend, args);
+      controller.abort(new Error('aborted by the test'));
+      return result;
+    };
+  }
+  return () => {
+    target.put = originals.put;
+    target.delete = originals.delete;
+  };
 }

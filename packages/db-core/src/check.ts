@@ -298,7 +298,7 @@ async function repairScan(port: Port, scanId: string, { missing, missingFolders,
         u.problem.fixed = true;
       }
     },
-    signal,
+    { signal },
   );
   // Metadata of dropped entries stays (fix never deletes data): say so in this report.
   for (const { fs, file } of missing) {
@@ -306,7 +306,7 @@ async function repairScan(port: Port, scanId: string, { missing, missingFolders,
     const key = keys.fileMetadata(scanId, fs, file);
     if (await backend.head(key, { signal })) problems.push({ kind: 'orphan-metadata', scan: scanId, fileset: fs, file, key, detail: 'metadata of a file whose entry fix dropped because its data is gone' });
   }
-  const final = (await scan.loadIndex(signal)).index;
+  const final = (await scan.loadIndex({ signal })).index;
   for (const p of problems) {
     if (p.scan !== scanId) continue;
     if (p.kind === 'missing-file' || p.kind === 'missing-fileset') p.fixed = true;

@@ -4,7 +4,7 @@
  * overwrites or deletes what it did not write itself (a folder that is not a scan, orphan
  * metadata, unlisted data).
  */
-import type { Backend } from './backend.js';
+import type { Backend, SignalOptions } from './backend.js';
 import { toKey, type Key } from './key.js';
 import { ErrorCodes, isRomiError, OccupiedError } from './errors.js';
 
@@ -22,7 +22,7 @@ async function occupantOf(backend: Backend, folder: Key, signal?: AbortSignal): 
 }
 
 /** Throws OccupiedError unless nothing is stored in `folders` nor at `objects`. */
-export async function assertVacant(backend: Backend, what: string, places: { folders?: Key[]; objects?: Key[] }, signal?: AbortSignal): Promise<void> {
+export async function assertVacant(backend: Backend, what: string, places: { folders?: Key[]; objects?: Key[] }, { signal }: SignalOptions = {}): Promise<void> {
   for (const key of places.objects ?? []) {
     if (await backend.head(key, { signal })) throw new OccupiedError(what, key);
   }

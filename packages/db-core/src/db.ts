@@ -193,6 +193,7 @@ export class RomiDB implements DB {
   // ---- DB ----
 
   async listScans(opts: QueryOptions = {}): Promise<string[]> {
+    throwIfAborted(opts.signal);
     assertQuery(opts.query, opts.fuzzy);
     this.#assertConnected();
     const ids = [...(await this.#scanIdSet(opts.signal))].sort();
@@ -200,10 +201,12 @@ export class RomiDB implements DB {
   }
 
   async getScans(opts: QueryOptions = {}): Promise<Scan[]> {
+    throwIfAborted(opts.signal);
     return (await this.listScans(opts)).map((id) => this.#scanObject(id));
   }
 
   async hasScan(id: string, opts: SignalOptions = {}): Promise<boolean> {
+    throwIfAborted(opts.signal);
     assertLookupId('scan', id);
     this.#assertConnected();
     if (this.#scanIds) return this.#scanIds.has(id);
@@ -212,11 +215,13 @@ export class RomiDB implements DB {
   }
 
   async getScan(id: string, opts: SignalOptions = {}): Promise<Scan> {
+    throwIfAborted(opts.signal);
     if (!(await this.hasScan(id, opts))) throw new ScanNotFoundError(id);
     return this.#scanObject(id);
   }
 
   async createScan(id: string, opts: CreateOptions = {}): Promise<Scan> {
+    throwIfAborted(opts.signal);
     assertValidId('scan', id);
     const metadata = opts.metadata === undefined ? {} : validateMetadata(opts.metadata);
     this.#assertWritable('create a scan');
@@ -224,7 +229,7 @@ export class RomiDB implements DB {
       if (await this.hasScan(id, opts)) throw new ScanExistsError(id);
       const what = `scan "${id}"`;
       const folder = keys.scanFolder(id);
-      await assertVacant(this.backend, what, { folders: [folder] }, opts.signal);
+      await assertVacant(this.backend, what, { folders: [folder] }, opts);
       const folderExisted = (await this.backend.head(folder, opts)) !== undefined;
       const scan = this.#scanObject(id);
       await Undo.run(
@@ -239,7 +244,7 @@ export class RomiDB implements DB {
           await undo.created(removeIndex, async () => {
             try {
               // files.json is created only if absent: of two racing creators exactly one wins.
-              await scan.createIndex(opts.signal);
+              await scan.createIndex(opts);
             } catch (err) {
               if (isRomiError(err, ErrorCodes.CONDITION_FAILED)) throw new ScanExistsError(id);
               throw err;
@@ -247,7 +252,7 @@ export class RomiDB implements DB {
           });
           await undo.created(
             () => this.backend.delete(keys.scanMetadata(id)),
-            () => scan.metadataStore.create(metadata, what, opts.signal),
+            () => scan.metadataStore.create(metadata, what, opts),
           );
         },
       );
@@ -257,6 +262,7 @@ export class RomiDB implements DB {
   }
 
   async deleteScan(id: string, opts: SignalOptions = {}): Promise<void> {
+    throwIfAborted(opts.signal);
     assertLookupId('scan', id);
     assertWritableId('scan', id);
     this.#assertWritable('delete a scan');
@@ -264,8 +270,9 @@ export class RomiDB implements DB {
       if (!(await this.hasScan(id, opts))) throw new ScanNotFoundError(id);
       // The index goes first: a reader never sees entries whose data is being removed.
       await this.backend.delete(keys.index(id), opts);
+      // Past this point the scan is gone: an abort no longer stops its removal.
       this.#assertWritable('delete a scan');
-      await this.backend.delete(keys.scanFolder(id), opts);
+      await this.backend.delete(keys.scanFolder(id));
       this.#scans.get(id)?.forget();
       this.#scans.delete(id);
       this.#scanIds?.delete(id);
@@ -284,6 +291,7 @@ export class RomiDB implements DB {
   }
 
   async check(opts: CheckOptions = {}): Promise<CheckReport> {
+    throwIfAborted(opts.signal);
     this.#assertConnected();
     if (opts.fix) this.#assertWritable('repair the database');
     const report = await runCheck(this.#port, opts);

@@ -1,7 +1,7 @@
 /** A file: one entry of files.json, its data (one object) and its metadata. */
 import type { Body } from './backend.js';
 import { assertVacant, putNew, Undo } from './claims.js';
-import { ConditionFailedError, ErrorCodes, FileNotFoundError, InvalidArgumentError, isRomiError } from './errors.js';
+import { ConditionFailedError, ErrorCodes, FileNotFoundError, InvalidArgumentError, isRomiError, throwIfAborted } from './errors.js';
 import { assertWritableId } from './ids.js';
 import type { Key } from './key.js';
 import { keys, ScanIndex, storedNameProblem } from './layout.js';
@@ -53,16 +53,16 @@ export class FileImpl extends MetadataHolderBase implements File {
   }
 
   /** The current index entry's file name; FileNotFoundError when the file is gone. */
-  async #currentFilename(signal?: AbortSignal): Promise<string | null> {
-    const index = await this.fileset.index(signal);
+  async #currentFilename(opts: SignalOptions = {}): Promise<string | null> {
+    const index = await this.fileset.index(opts);
     const node = index.file(this.fileset.id, this.id);
     if (!node) throw new FileNotFoundError(this.#path);
     this.#filename = ScanIndex.filenameOf(node);
     return this.#filename;
   }
 
-  protected override async assertExists(): Promise<void> {
-    await this.#currentFilename();
+  protected override async assertExists(opts: SignalOptions): Promise<void> {
+    await this.#currentFilename(opts);
   }
 
   assertWritableIds(what: string): void {
@@ -71,15 +71,15 @@ export class FileImpl extends MetadataHolderBase implements File {
   }
 
   /** Called by getFile/getFiles so that `filename` is right from the start. */
-  async refresh(signal?: AbortSignal): Promise<this> {
-    await this.#currentFilename(signal);
+  async refresh(opts: SignalOptions = {}): Promise<this> {
+    await this.#currentFilename(opts);
     return this;
   }
 
   async #write(body: Body, ext: string, signal?: AbortSignal): Promise<void> {
     const filename = filenameFor(this.id, ext);
     this.assertWritableIds('write a file');
-    const current = await this.#currentFilename(signal);
+    const current = await this.#currentFilename({ signal });
     const { backend } = this.port;
     const key = keys.fileData(this.scan.id, this.fileset.id, filename);
     const what = `data of file "${this.#path}"`;
@@ -97,58 +97,66 @@ export class FileImpl extends MetadataHolderBase implements File {
           // A new name: whatever is stored there is not this file's, so it is never replaced.
           await undo.created(() => backend.delete(key), () => putNew(() => this.port.write(key, body, { ifNoneMatch: '*', signal, what: 'write a file' }), what, key));
         } else {
-          await assertVacant(backend, what, { objects: [key] }, signal);
+          await assertVacant(backend, what, { objects: [key] }, { signal });
           await undo.created(() => backend.delete(key), () => this.port.write(key, body, { signal, what: 'write a file' }));
         }
         if (marker !== undefined) await undo.created(() => backend.delete(marker), () => this.port.write(marker, utf8.encode(filename), { signal, what: 'write a file' }));
+        // Rewritten under its own name, the data write was the whole change: files.json stays.
+        if (current === filename) return;
         await this.scan.mutateIndex(
           'write a file',
           (index) => {
             const node = index.file(this.fileset.id, this.id);
             if (!node) throw new FileNotFoundError(this.#path);
             if (ScanIndex.filenameOf(node) !== current) throw new ConditionFailedError(keys.index(this.scan.id), `file "${this.#path}" was rewritten meanwhile`);
-            if (current !== filename) index.setFilename(this.fileset.id, this.id, filename);
+            index.setFilename(this.fileset.id, this.id, filename);
           },
-          signal,
+          { signal },
         );
       },
     );
     this.#filename = filename;
     if (old !== undefined) {
+      // The index names the new data: an abort no longer stops removing the old one.
       this.port.assertWritable('write a file');
-      await backend.delete(old, { signal });
-      await backend.delete(marker!, { signal });
+      await backend.delete(old);
+      await backend.delete(marker!);
     }
   }
 
   async writeBytes(data: Uint8Array, ext: string, opts: SignalOptions = {}): Promise<void> {
+    throwIfAborted(opts.signal);
     if (!(data instanceof Uint8Array)) throw new InvalidArgumentError('writeBytes() takes a Uint8Array');
     await this.#write(data, ext, opts.signal);
   }
 
   async writeText(text: string, ext: string, opts: SignalOptions = {}): Promise<void> {
+    throwIfAborted(opts.signal);
     if (typeof text !== 'string') throw new InvalidArgumentError('writeText() takes a string');
     await this.#write(utf8.encode(text), ext, opts.signal);
   }
 
   async writeStream(src: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>, ext: string, opts: SignalOptions = {}): Promise<void> {
+    throwIfAborted(opts.signal);
     await this.#write(src, ext, opts.signal);
   }
 
   async importFile(localPath: string, opts: SignalOptions = {}): Promise<void> {
+    throwIfAborted(opts.signal);
     const source = await localFiles().open(localPath);
     filenameFor(this.id, source.ext);
     await this.#write(source.read(), source.ext, opts.signal);
   }
 
-  async #dataKey(signal?: AbortSignal): Promise<Key> {
-    const filename = await this.#currentFilename(signal);
+  async #dataKey(opts: SignalOptions = {}): Promise<Key> {
+    const filename = await this.#currentFilename(opts);
     if (filename === null) throw new FileNotFoundError(this.#path, 'file was created but never written');
     return keys.fileData(this.scan.id, this.fileset.id, filename);
   }
 
   async readBytes(opts: SignalOptions = {}): Promise<Uint8Array> {
-    const key = await this.#dataKey(opts.signal);
+    throwIfAborted(opts.signal);
+    const key = await this.#dataKey(opts);
     try {
       return (await this.port.backend.get(key, opts)).bytes;
     } catch (err) {
@@ -158,6 +166,7 @@ export class FileImpl extends MetadataHolderBase implements File {
   }
 
   async readText(opts: SignalOptions = {}): Promise<string> {
+    throwIfAborted(opts.signal);
     return utf8.decode(await this.readBytes(opts));
   }
 
@@ -166,7 +175,7 @@ export class FileImpl extends MetadataHolderBase implements File {
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         if (!reader) {
-          const key = await this.#dataKey(opts.signal);
+          const key = await this.#dataKey(opts);
           try {
             reader = (await this.port.backend.getStream(key, opts)).stream.getReader();
           } catch (err) {

@@ -6,6 +6,7 @@ import {
   FilesetNotFoundError,
   InvalidArgumentError,
   isRomiError,
+  throwIfAborted,
 } from './errors.js';
 import { assertVacant, putNew, Undo } from './claims.js';
 import { FileImpl, filenameFor } from './file.js';
@@ -54,8 +55,8 @@ export class FilesetImpl extends MetadataHolderBase implements Fileset, FilesetP
     return f;
   }
 
-  protected override async assertExists(): Promise<void> {
-    await this.index();
+  protected override async assertExists(opts: SignalOptions): Promise<void> {
+    await this.index(opts);
   }
 
   assertWritableIds(what: string): void {
@@ -64,41 +65,46 @@ export class FilesetImpl extends MetadataHolderBase implements Fileset, FilesetP
   }
 
   /** The index, checking that this fileset is still in it. */
-  async index(signal?: AbortSignal): Promise<ScanIndex> {
-    const { index } = await this.scan.loadIndex(signal);
+  async index(opts: SignalOptions = {}): Promise<ScanIndex> {
+    const { index } = await this.scan.loadIndex(opts);
     if (!index.fileset(this.id)) throw new FilesetNotFoundError(this.scan.id, this.id);
     return index;
   }
 
   async listFiles(opts: QueryOptions = {}): Promise<string[]> {
+    throwIfAborted(opts.signal);
     assertQuery(opts.query, opts.fuzzy);
-    const ids = (await this.index(opts.signal)).fileIds(this.id);
+    const ids = (await this.index(opts)).fileIds(this.id);
     return selectByMetadata(ids, (id) => this.fileObject(id), this.port.concurrency, opts);
   }
 
   async getFiles(opts: QueryOptions = {}): Promise<File[]> {
+    throwIfAborted(opts.signal);
     const ids = await this.listFiles(opts);
-    return Promise.all(ids.map((id) => this.fileObject(id).refresh(opts.signal)));
+    return Promise.all(ids.map((id) => this.fileObject(id).refresh(opts)));
   }
 
   async hasFile(id: string, opts: SignalOptions = {}): Promise<boolean> {
+    throwIfAborted(opts.signal);
     assertLookupId('file', id);
-    return (await this.index(opts.signal)).file(this.id, id) !== undefined;
+    return (await this.index(opts)).file(this.id, id) !== undefined;
   }
 
   async getFile(id: string, opts: SignalOptions = {}): Promise<File> {
+    throwIfAborted(opts.signal);
     if (!(await this.hasFile(id, opts))) throw new FileNotFoundError(`${this.scan.id}/${this.id}/${id}`);
-    return this.fileObject(id).refresh(opts.signal);
+    return this.fileObject(id).refresh(opts);
   }
 
   async createFile(id: string, opts: CreateOptions = {}): Promise<File> {
+    throwIfAborted(opts.signal);
     assertValidId('file', id);
     const metadata = opts.metadata === undefined ? undefined : validateMetadata(opts.metadata);
     this.assertWritableIds('create a file');
     const what = `file "${this.scan.id}/${this.id}/${id}"`;
     const metadataKey = keys.fileMetadata(this.scan.id, this.id, id);
     // Metadata given is written create-only below; without it, the place must be free now.
-    if (metadata === undefined) await assertVacant(this.port.backend, what, { objects: [metadataKey] }, opts.signal);
+    if (metadata === undefined) await assertVacant(this.port.backend, what, { objects: [metadataKey] }, opts);
     return Undo.run(
       () => this.port.assertWritable('undo a failed file creation'),
       async (undo) => {
@@ -114,17 +120,18 @@ export class FilesetImpl extends MetadataHolderBase implements Fileset, FilesetP
               if (index.file(this.id, id)) throw new FileExistsError(`${this.scan.id}/${this.id}/${id}`);
               index.addFile(this.id, id);
             },
-            opts.signal,
+            opts,
           ),
         );
         const file = this.fileObject(id);
-        if (metadata !== undefined) await undo.created(() => this.port.backend.delete(metadataKey), () => file.metadataStore.create(metadata, what, opts.signal));
+        if (metadata !== undefined) await undo.created(() => this.port.backend.delete(metadataKey), () => file.metadataStore.create(metadata, what, opts));
         return file;
       },
     );
   }
 
   async createFiles(files: Iterable<NewFile> | AsyncIterable<NewFile>, opts: CreateFilesOptions = {}): Promise<File[]> {
+    throwIfAborted(opts.signal);
     // Everything is checked before the first write.
     const items: Array<{ id: string; filename: string | null; data?: Uint8Array; metadata?: Record<string, unknown> }> = [];
     const seen = new Set<string>();
@@ -143,7 +150,7 @@ export class FilesetImpl extends MetadataHolderBase implements Fileset, FilesetP
       });
     }
     this.assertWritableIds('create files');
-    const before = await this.index(opts.signal);
+    const before = await this.index(opts);
     for (const item of items) {
       if (before.file(this.id, item.id)) throw new FileExistsError(`${this.scan.id}/${this.id}/${item.id}`);
     }
@@ -156,7 +163,7 @@ export class FilesetImpl extends MetadataHolderBase implements Fileset, FilesetP
         async (item) => {
           const what = `file "${this.scan.id}/${this.id}/${item.id}"`;
           const metadataKey = keys.fileMetadata(this.scan.id, this.id, item.id);
-          if (item.metadata === undefined) await assertVacant(backend, what, { objects: [metadataKey] }, opts.signal);
+          if (item.metadata === undefined) await assertVacant(backend, what, { objects: [metadataKey] }, opts);
           // Create-only writes: a key already taken (unlisted data, orphan metadata) is never
           // overwritten, and the undo below removes only keys this call created.
           const put = async (key: Key, bytes: Uint8Array): Promise<void> => {
@@ -184,7 +191,7 @@ export class FilesetImpl extends MetadataHolderBase implements Fileset, FilesetP
           }
           for (const item of items) index.addFile(this.id, item.id, item.filename);
         },
-        opts.signal,
+        opts,
       );
     } catch (err) {
       // Nothing was indexed: take back what this call wrote, best effort, unless another writer
@@ -203,12 +210,13 @@ export class FilesetImpl extends MetadataHolderBase implements Fileset, FilesetP
       items.map((item) => {
         const file = this.fileObject(item.id);
         file.metadataStore.forget();
-        return file.refresh(opts.signal);
+        return file.refresh(opts);
       }),
     );
   }
 
   async deleteFile(id: string, opts: SignalOptions = {}): Promise<void> {
+    throwIfAborted(opts.signal);
     assertLookupId('file', id);
     assertWritableId('file', id);
     this.assertWritableIds('delete a file');
@@ -221,16 +229,17 @@ export class FilesetImpl extends MetadataHolderBase implements Fileset, FilesetP
         index.removeFile(this.id, id);
         return ScanIndex.filenameOf(node);
       },
-      opts.signal,
+      opts,
     );
     this.#files.get(id)?.metadataStore.forget();
     this.#files.delete(id);
     // Index first (readers never see an entry without data), then metadata, then data: a crash
-    // in between leaves unlisted data, never metadata without its data.
+    // in between leaves unlisted data, never metadata without its data. Past the index write the
+    // file is gone: an abort no longer stops its removal.
     this.port.assertWritable('delete a file');
-    await this.port.backend.delete(keys.fileMetadata(this.scan.id, this.id, id), opts);
+    await this.port.backend.delete(keys.fileMetadata(this.scan.id, this.id, id));
     if (filename !== null && storedNameProblem(filename) === undefined) {
-      await this.port.backend.delete(keys.fileData(this.scan.id, this.id, filename), opts);
+      await this.port.backend.delete(keys.fileData(this.scan.id, this.id, filename));
     }
   }
 }

@@ -1,9 +1,9 @@
 import type { Backend } from './backend.js';
 import type { Key } from './key.js';
 import type { Port } from './port.js';
-import { ConditionFailedError, CorruptDataError, ErrorCodes, InvalidMetadataError, isRomiError, OccupiedError } from './errors.js';
+import { ConditionFailedError, CorruptDataError, ErrorCodes, InvalidMetadataError, isRomiError, OccupiedError, throwIfAborted } from './errors.js';
 import { copyJsonValue, formatPythonJson, isPlainObject, jsonEqual, jsonProblem, parseJson, parseJsonTree, reconcile, setOwn, toPlain } from './json.js';
-import type { Metadata } from './types.js';
+import type { Metadata, SignalOptions } from './types.js';
 import { utf8 } from './util.js';
 
 interface Loaded {
@@ -31,7 +31,7 @@ function parseObject(key: string, text: string, lossless: boolean): Record<strin
 }
 
 /** Reads a JSON object at `key`: {} when absent, CorruptDataError when unreadable or not an object. */
-export async function readJsonObject(backend: Backend, key: Key, signal?: AbortSignal): Promise<Loaded> {
+export async function readJsonObject(backend: Backend, key: Key, { signal }: SignalOptions = {}): Promise<Loaded> {
   let stored;
   try {
     stored = await backend.get(key, { signal });
@@ -90,8 +90,8 @@ export class MetadataStore {
     return this.#key;
   }
 
-  async #load(signal?: AbortSignal): Promise<Loaded> {
-    this.#cache ??= await readJsonObject(this.host.backend, this.key, signal);
+  async #load({ signal }: SignalOptions): Promise<Loaded> {
+    this.#cache ??= await readJsonObject(this.host.backend, this.key, { signal });
     return this.#cache;
   }
 
@@ -99,18 +99,18 @@ export class MetadataStore {
     this.#cache = undefined;
   }
 
-  async get(key: string | undefined, fallback: unknown, signal?: AbortSignal): Promise<unknown> {
-    const { plain } = await this.#load(signal);
+  async get(key: string | undefined, fallback: unknown, opts: SignalOptions = {}): Promise<unknown> {
+    const { plain } = await this.#load(opts);
     if (key === undefined) return toPlain(plain);
     return Object.prototype.hasOwnProperty.call(plain, key) ? toPlain(plain[key]) : fallback;
   }
 
   /** Shallow merge of `changes` (already validated), persisted before it resolves. */
-  async merge(changes: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
+  async merge(changes: Record<string, unknown>, { signal }: SignalOptions = {}): Promise<void> {
     this.host.assertWritable('set metadata');
     await this.host.runExclusive(this.key, async () => {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        const current = await this.#load(signal);
+        const current = await this.#load({ signal });
         // Number texts matter only when writing back: parse losslessly now.
         const tree = (current.tree ??= parseObject(this.key, current.text!, true));
         const next: Record<string, unknown> = { ...tree };
@@ -140,7 +140,7 @@ export class MetadataStore {
    * Writes the metadata of a new object, only if nothing is stored at its key yet
    * (OccupiedError otherwise, naming `what` was being created).
    */
-  async create(data: Metadata, what: string, signal?: AbortSignal): Promise<void> {
+  async create(data: Metadata, what: string, { signal }: SignalOptions = {}): Promise<void> {
     this.host.assertWritable('set metadata');
     await this.host.runExclusive(this.key, async () => {
       let meta;
@@ -161,24 +161,30 @@ export abstract class MetadataHolderBase {
   abstract readonly port: Port;
 
   /** Throws when the object no longer exists (checked before its metadata is written). */
-  protected async assertExists(_signal?: AbortSignal): Promise<void> {}
+  protected async assertExists(_opts: SignalOptions): Promise<void> {}
 
   /** Throws unless the database takes writes and this object's ids are ones romidb may change. */
   abstract assertWritableIds(what: string): void;
 
-  getMetadata(): Promise<Metadata>;
-  getMetadata<T = unknown>(key: string, fallback?: T): Promise<T>;
-  async getMetadata(key?: string, fallback?: unknown): Promise<any> {
+  getMetadata(opts?: SignalOptions): Promise<Metadata>;
+  getMetadata<T = unknown>(key: string, fallback?: T, opts?: SignalOptions): Promise<T>;
+  async getMetadata(keyOrOpts?: string | SignalOptions, fallback?: unknown, opts?: SignalOptions): Promise<any> {
+    const key = typeof keyOrOpts === 'string' ? keyOrOpts : undefined;
+    const options = (typeof keyOrOpts === 'string' ? opts : keyOrOpts) ?? {};
+    throwIfAborted(options.signal);
     this.port.assertConnected();
-    return this.metadataStore.get(key, fallback);
+    return this.metadataStore.get(key, fallback, options);
   }
 
-  setMetadata(data: Metadata): Promise<void>;
-  setMetadata(key: string, value: unknown): Promise<void>;
-  async setMetadata(dataOrKey: Metadata | string, value?: unknown): Promise<void> {
+  setMetadata(data: Metadata, opts?: SignalOptions): Promise<void>;
+  setMetadata(key: string, value: unknown, opts?: SignalOptions): Promise<void>;
+  async setMetadata(dataOrKey: Metadata | string, value?: unknown, opts?: SignalOptions): Promise<void> {
+    const byKey = typeof dataOrKey === 'string';
     const changes = metadataChanges(dataOrKey, value, arguments.length);
+    const options = (byKey ? opts : (value as SignalOptions | undefined)) ?? {};
+    throwIfAborted(options.signal);
     this.assertWritableIds('set metadata');
-    await this.assertExists();
-    await this.metadataStore.merge(changes);
+    await this.assertExists(options);
+    await this.metadataStore.merge(changes, options);
   }
 }

@@ -183,7 +183,7 @@ export async function mirror(srcDb: DB | string, dstDb: DB | string, opts: Mirro
       throwIfAborted(signal);
       const prefix = `${scan}/`;
       const manifestKey = keys.mirrorManifest(tag, scan);
-      const [have, snapshot] = await Promise.all([listObjects(to, keys.scanFolder(scan), signal), snapshotScan(from, scan, signal)]);
+      const [have, snapshot] = await Promise.all([listObjects(to, keys.scanFolder(scan), signal), snapshotScan(from, scan, { signal })]);
       const indexKey = `${prefix}${INDEX_NAME}`;
       const want = new Map<string, ObjectMeta>();
       for (const o of snapshot.objects) {

@@ -12,12 +12,12 @@ import type { DB, SignalOptions } from './types.js';
 /** The index of one scan, as its scan object caches and changes it. */
 export interface IndexOps {
   /** files.json as cached (read on first use); etag undefined when it does not exist. */
-  loadIndex(signal?: AbortSignal): Promise<{ index: ScanIndex; etag: string | undefined }>;
+  loadIndex(opts?: SignalOptions): Promise<{ index: ScanIndex; etag: string | undefined }>;
   /**
    * Applies `change` and writes the index conditionally, re-reading and re-applying it on a
    * conflict. `change` must throw before it modifies anything.
    */
-  mutateIndex<T>(what: string, change: (index: ScanIndex) => T, signal?: AbortSignal): Promise<T>;
+  mutateIndex<T>(what: string, change: (index: ScanIndex) => T, opts?: SignalOptions): Promise<T>;
 }
 
 export interface Port {
@@ -54,7 +54,7 @@ export interface FilesetParent {
   readonly scan: ScanParent;
   readonly port: Port;
   /** The index, checking that this fileset is still in it. */
-  index(signal?: AbortSignal): Promise<ScanIndex>;
+  index(opts?: SignalOptions): Promise<ScanIndex>;
   assertWritableIds(what: string): void;
 }
 

@@ -8,6 +8,7 @@ import {
   FilesetExistsError,
   FilesetNotFoundError,
   isRomiError,
+  throwIfAborted,
 } from './errors.js';
 import { assertVacant, removeFolderIfEmpty, Undo } from './claims.js';
 import { FilesetImpl } from './fileset.js';
@@ -50,7 +51,7 @@ export class ScanImpl extends MetadataHolderBase implements Scan, ScanParent {
     this.#filesets.clear();
   }
 
-  async loadIndex(signal?: AbortSignal): Promise<IndexState> {
+  async loadIndex({ signal }: SignalOptions = {}): Promise<IndexState> {
     this.port.assertConnected();
     if (!this.#index) {
       const key = keys.index(this.id);
@@ -65,7 +66,7 @@ export class ScanImpl extends MetadataHolderBase implements Scan, ScanParent {
     return this.#index;
   }
 
-  async createIndex(signal?: AbortSignal): Promise<void> {
+  async createIndex({ signal }: SignalOptions = {}): Promise<void> {
     const index = ScanIndex.empty();
     const etag = await this.port.write(keys.index(this.id), index.serialize(), { ifNoneMatch: '*', signal, what: 'create a scan' });
     this.#index = { index, etag };
@@ -75,12 +76,12 @@ export class ScanImpl extends MetadataHolderBase implements Scan, ScanParent {
    * Applies `change` to the index and writes it conditionally; on a conflict the index is
    * re-read and `change` applied again. `change` must throw before it modifies anything.
    */
-  async mutateIndex<T>(what: string, change: (index: ScanIndex) => T, signal?: AbortSignal): Promise<T> {
+  async mutateIndex<T>(what: string, change: (index: ScanIndex) => T, { signal }: SignalOptions = {}): Promise<T> {
     this.port.assertWritable(what);
     const key = keys.index(this.id);
     return this.port.runExclusive(key, async () => {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        const state = await this.loadIndex(signal);
+        const state = await this.loadIndex({ signal });
         const result = change(state.index);
         try {
           state.etag = await this.port.write(key, state.index.serialize(), {
@@ -100,8 +101,9 @@ export class ScanImpl extends MetadataHolderBase implements Scan, ScanParent {
   }
 
   async getMeasures(opts: SignalOptions = {}): Promise<Metadata> {
+    throwIfAborted(opts.signal);
     this.port.assertConnected();
-    const { plain } = await readJsonObject(this.port.backend, keys.measures(this.id), opts.signal);
+    const { plain } = await readJsonObject(this.port.backend, keys.measures(this.id), opts);
     return plain;
   }
 
@@ -115,26 +117,31 @@ export class ScanImpl extends MetadataHolderBase implements Scan, ScanParent {
   }
 
   async listFilesets(opts: QueryOptions = {}): Promise<string[]> {
+    throwIfAborted(opts.signal);
     assertQuery(opts.query, opts.fuzzy);
-    const ids = (await this.loadIndex(opts.signal)).index.filesetIds();
+    const ids = (await this.loadIndex(opts)).index.filesetIds();
     return selectByMetadata(ids, (id) => this.filesetObject(id), this.port.concurrency, opts);
   }
 
   async getFilesets(opts: QueryOptions = {}): Promise<Fileset[]> {
+    throwIfAborted(opts.signal);
     return (await this.listFilesets(opts)).map((id) => this.filesetObject(id));
   }
 
   async hasFileset(id: string, opts: SignalOptions = {}): Promise<boolean> {
+    throwIfAborted(opts.signal);
     assertLookupId('fileset', id);
-    return (await this.loadIndex(opts.signal)).index.fileset(id) !== undefined;
+    return (await this.loadIndex(opts)).index.fileset(id) !== undefined;
   }
 
   async getFileset(id: string, opts: SignalOptions = {}): Promise<Fileset> {
+    throwIfAborted(opts.signal);
     if (!(await this.hasFileset(id, opts))) throw new FilesetNotFoundError(this.id, id);
     return this.filesetObject(id);
   }
 
   async createFileset(id: string, opts: CreateOptions = {}): Promise<Fileset> {
+    throwIfAborted(opts.signal);
     assertValidId('fileset', id);
     const metadata = opts.metadata === undefined ? undefined : validateMetadata(opts.metadata);
     this.assertWritableIds('create a fileset');
@@ -144,7 +151,7 @@ export class ScanImpl extends MetadataHolderBase implements Scan, ScanParent {
     const folder = keys.filesetFolder(this.id, id);
     // Its folder and both metadata places must hold nothing: a failed creation is then undone
     // by removing what it wrote, and a deletion later removes only what was made through romidb.
-    await assertVacant(backend, what, { folders: [folder, keys.fileMetadataFolder(this.id, id)], objects: [keys.filesetMetadata(this.id, id)] }, opts.signal);
+    await assertVacant(backend, what, { folders: [folder, keys.fileMetadataFolder(this.id, id)], objects: [keys.filesetMetadata(this.id, id)] }, opts);
     const folderExisted = (await backend.head(folder, opts)) !== undefined;
     return Undo.run(
       () => this.port.assertWritable('undo a failed fileset creation'),
@@ -167,14 +174,14 @@ export class ScanImpl extends MetadataHolderBase implements Scan, ScanParent {
               if (index.fileset(id)) throw new FilesetExistsError(this.id, id);
               index.addFileset(id);
             },
-            opts.signal,
+            opts,
           ),
         );
         const fileset = this.filesetObject(id);
         if (metadata !== undefined) {
           await undo.created(
             () => backend.delete(keys.filesetMetadata(this.id, id)),
-            () => fileset.metadataStore.create(metadata, what, opts.signal),
+            () => fileset.metadataStore.create(metadata, what, opts),
           );
         }
         return fileset;
@@ -188,6 +195,7 @@ export class ScanImpl extends MetadataHolderBase implements Scan, ScanParent {
   }
 
   async deleteFileset(id: string, opts: SignalOptions = {}): Promise<void> {
+    throwIfAborted(opts.signal);
     assertLookupId('fileset', id);
     assertWritableId('fileset', id);
     this.assertWritableIds('delete a fileset');
@@ -197,13 +205,14 @@ export class ScanImpl extends MetadataHolderBase implements Scan, ScanParent {
         if (!index.fileset(id)) throw new FilesetNotFoundError(this.id, id);
         index.removeFileset(id);
       },
-      opts.signal,
+      opts,
     );
     this.#filesets.get(id)?.forget();
     this.#filesets.delete(id);
+    // Past the index write the fileset is gone: an abort no longer stops its removal.
     for (const key of [keys.filesetMetadata(this.id, id), keys.fileMetadataFolder(this.id, id), keys.filesetFolder(this.id, id)]) {
       this.port.assertWritable('delete a fileset');
-      await this.port.backend.delete(key, opts);
+      await this.port.backend.delete(key);
     }
   }
 }

@@ -7,7 +7,7 @@
  * again) or the scan really lacks them (a missing-file problem, copied as it is). Data that
  * vanishes while it is being copied is dropped from the copy's index.
  */
-import type { Backend, ObjectMeta } from './backend.js';
+import type { Backend, ObjectMeta, SignalOptions } from './backend.js';
 import { ErrorCodes, isRomiError } from './errors.js';
 import { INDEX_NAME, isInternalKey, keys, ScanIndex, storedNameProblem } from './layout.js';
 
@@ -51,7 +51,7 @@ function listedDataKeys(scan: string, index: ScanSnapshot['index']): Map<string,
   return out;
 }
 
-export async function snapshotScan(backend: Backend, scan: string, signal?: AbortSignal): Promise<ScanSnapshot> {
+export async function snapshotScan(backend: Backend, scan: string, { signal }: SignalOptions = {}): Promise<ScanSnapshot> {
   const indexKey = `${scan}/${INDEX_NAME}`;
   for (let attempt = 1; ; attempt++) {
     const index = await readIndex(backend, scan, signal);

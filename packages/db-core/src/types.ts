@@ -58,10 +58,10 @@ export interface CheckOptions extends SignalOptions {
 }
 
 export interface MetadataHolder {
-  getMetadata(): Promise<Metadata>;
-  getMetadata<T = unknown>(key: string, fallback?: T): Promise<T>;
-  setMetadata(data: Metadata): Promise<void>;
-  setMetadata(key: string, value: unknown): Promise<void>;
+  getMetadata(opts?: SignalOptions): Promise<Metadata>;
+  getMetadata<T = unknown>(key: string, fallback?: T, opts?: SignalOptions): Promise<T>;
+  setMetadata(data: Metadata, opts?: SignalOptions): Promise<void>;
+  setMetadata(key: string, value: unknown, opts?: SignalOptions): Promise<void>;
 }
 
 export interface DB extends AsyncDisposable {
