@@ -23,6 +23,7 @@ export {
   storedNameProblem,
 } from './layout.js';
 export { setLocalFiles, type LocalFile, type LocalFiles } from './local-files.js';
+export { MapBackend } from './map-backend.js';
 export { snapshotScan, indexForCopy, type ScanSnapshot } from './snapshot.js';
 export { formatPythonJson, parseJson, parseJsonTree, toPlain, pythonFloatRepr, copyJsonValue, isPlainObject, MAX_JSON_DEPTH } from './json.js';
 export { assertQuery, matchesQuery, partialMatch } from './query.js';
