@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, isRomiError, LockLostError, openDB, type Body, type Key } from '@romi/db-core';
 import { parseS3Url, S3Backend, S3DB, type S3BackendOptions } from '../src/index.js';
 import { clientFor, codeOf, dbOptions, randomPrefix } from './helpers.js';
-import { randomBucketName, s3Targets, type S3TestServer } from './servers.js';
+import { randomBucketName, s3Targets, type S3TestServer } from '@romi/test-utils';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
