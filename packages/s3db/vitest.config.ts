@@ -1,7 +1,3 @@
-import { defineProject } from 'vitest/config';
+import { romiProject } from '../../tools/vitest-project.js';
 
-export default defineProject({
-  ssr: { resolve: { conditions: ['source'] } },
-  resolve: { conditions: ['source'] },
-  test: { name: 's3db', include: ['test/**/*.test.ts'], testTimeout: 30_000, hookTimeout: 60_000 },
-});
+export default romiProject('s3db');
