@@ -1,8 +1,12 @@
-/** What only the local-folder backend has: real paths, symlinks, temp files, large files, fsync. */
+/**
+ * The Backend contract on the real disk (@romi/db-conformance), then what only the local-folder
+ * backend has: symlinks, dead writers' temp files, fsync, check() on folders, large files.
+ */
 import { mkdir, mkdtemp, readdir, readFile, rm, statfs, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, isRomiError, type Key } from '@romi/db-core';
+import { ErrorCodes, isRomiError } from '@romi/db-core';
+import { describeBackend } from '@romi/db-conformance';
 import { BIG_FILE, spawnProc } from '@romi/test-utils';
 import { FSDB, FsBackend } from '../src/index.js';
 
@@ -17,6 +21,22 @@ async function codeOf(p: Promise<unknown> | (() => Promise<unknown>)): Promise<s
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 
+// A root inside a temp folder: after each test, nothing may have landed beside it.
+describeBackend('fs (real disk)', async () => {
+  const dir = await mkdtemp(`${tmpdir()}/romidb-backend-`);
+  const root = `${dir}/root`;
+  await mkdir(root);
+  return {
+    backend: new FsBackend(root),
+    reopen: () => new FsBackend(root),
+    dispose: async () => {
+      const beside = await readdir(dir);
+      await rm(dir, { recursive: true, force: true });
+      expect(beside).toEqual(['root']);
+    },
+  };
+});
+
 describe('FsBackend', () => {
   let dir: string;
   let outside: string;
@@ -29,17 +49,6 @@ describe('FsBackend', () => {
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
     await rm(outside, { recursive: true, force: true });
-  });
-
-  it('refuses keys that would leave the root, touching nothing', async () => {
-    // Key syntax is toKey's (db-core); the backend still checks where a path lands.
-    const backend = new FsBackend(dir);
-    for (const key of ['../x', 'a/../../x', '/etc/passwd', '../', 'a/../..'] as Key[]) {
-      expect(await codeOf(backend.put(key, bytes('x'))), key).toBe(ErrorCodes.INVALID_KEY);
-      expect(await codeOf(backend.get(key)), key).toBe(ErrorCodes.INVALID_KEY);
-      expect(await codeOf(backend.delete(key)), key).toBe(ErrorCodes.INVALID_KEY);
-    }
-    expect(await readdir(dir)).toEqual(['romidb']);
   });
 
   it('refuses symlinks that point outside the root, for reads and writes', async () => {
@@ -78,21 +87,6 @@ describe('FsBackend', () => {
     await db.disconnect();
   });
 
-  it('never lists temporary files and cleans them up on failure', async () => {
-    await writeFile(`${dir}/.romidb-123-0-abc.tmp`, 'half written');
-    const backend = new FsBackend(dir);
-    const listed: string[] = [];
-    for await (const e of backend.list('')) listed.push(e.key);
-    expect(listed).toEqual(['romidb']);
-    // A failing stream leaves no temporary file behind.
-    async function* failing(): AsyncIterable<Uint8Array> {
-      yield bytes('part');
-      throw new Error('source broke');
-    }
-    expect(await codeOf(backend.put('s/a.bin', failing()))).toBe(ErrorCodes.STORAGE);
-    expect(await readdir(`${dir}/s`)).toEqual([]);
-  });
-
   it('a writer removes the temporary files of dead writers from the folders it writes to', async () => {
     await mkdir(`${dir}/s/f`, { recursive: true });
     const dead = (2 ** 22 + 12345).toString(36); // above the kernel's pid_max: never alive
@@ -101,20 +95,6 @@ describe('FsBackend', () => {
     const backend = new FsBackend(dir);
     await backend.put('s/f/new.bin', bytes('x'));
     expect((await readdir(`${dir}/s/f`)).sort()).toEqual([`.romidb-${process.pid.toString(36)}-0-abc.tmp`, 'new.bin']);
-  });
-
-  it('conditional writes: create-only and compare-and-swap', async () => {
-    const backend = new FsBackend(dir);
-    const first = await backend.put('k.json', bytes('1'), { ifNoneMatch: '*' });
-    expect(await codeOf(backend.put('k.json', bytes('2'), { ifNoneMatch: '*' }))).toBe(ErrorCodes.CONDITION_FAILED);
-    const second = await backend.put('k.json', bytes('3'), { ifMatch: first.etag });
-    expect(second.etag).not.toBe(first.etag);
-    expect(await codeOf(backend.put('k.json', bytes('4'), { ifMatch: first.etag }))).toBe(ErrorCodes.CONDITION_FAILED);
-    expect(await codeOf(backend.put('missing.json', bytes('4'), { ifMatch: first.etag }))).toBe(ErrorCodes.CONDITION_FAILED);
-    expect(await readFile(`${dir}/k.json`, 'utf8')).toBe('3');
-    expect((await backend.head('k.json'))!.etag).toBe(second.etag);
-    const races = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => backend.put('race.json', bytes(String(i)), { ifNoneMatch: '*' })));
-    expect(races.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
   });
 
   it('writes with fsync when asked', async () => {
