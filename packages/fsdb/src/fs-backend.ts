@@ -56,6 +56,11 @@ export interface FsBackendOptions {
 
 const CHUNK = 1 << 20;
 let tempCounter = 0;
+/**
+ * Conditional commits (check the version, then rename) run one at a time per path in the whole
+ * process, whichever FsBackend object makes them: capabilities.conditionalWrites is 'process'.
+ */
+const commits = new KeyedMutex();
 
 type Stats = { ino: number | bigint; mtimeMs: number; size: number | bigint; mtime: Date; isDirectory(): boolean; isFile(): boolean; isSymbolicLink(): boolean };
 
@@ -77,7 +82,6 @@ export class FsBackend implements Backend {
   #realRoot: string | undefined;
   /** Folders known to exist and to resolve inside the root. */
   #knownDirs = new Set<string>();
-  #mutex = new KeyedMutex();
   /** Folders already cleared of dead writers' temporary files. */
   #swept = new Set<string>();
   readonly #lock: FsLock;
@@ -345,7 +349,7 @@ export class FsBackend implements Backend {
         throw this.#wrap(err, key);
       }
     };
-    if (conditional) await this.#mutex.run(path, commit);
+    if (conditional) await commits.run(path, commit);
     else await commit();
     if (this.#fsync) await this.#syncDir(dir, key);
     return this.#meta(key, st);
@@ -430,7 +434,13 @@ export class FsBackend implements Backend {
     await this.#checkParent(key, path);
     try {
       if (!key.endsWith('/')) {
-        await this.#p.unlink(path);
+        try {
+          await this.#p.unlink(path);
+        } catch (err) {
+          // A folder at a file key is not what was meant: unlink says EISDIR on Linux, EPERM elsewhere.
+          if (errno(err) === 'EPERM' && (await this.#p.lstat(path)).isDirectory()) return;
+          throw err;
+        }
         return;
       }
       // Only a real folder is removed: a file or a link at a folder key is not what was meant.

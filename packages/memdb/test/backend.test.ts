@@ -11,10 +11,4 @@ describeBackend(
     await db.backend.delete(MARKER_KEY);
     return { backend: db.backend, reopen: () => new MemDB({ volume: db.volume }).backend };
   },
-  {
-    knownFailures: {
-      // unlink() of a folder is EPERM here (as on macOS), EISDIR on Linux; FsBackend.delete only expects EISDIR.
-      'a file key never deletes a folder, and a folder key never deletes a file': 'FsBackend.delete of a file key naming a folder fails with EPERM (ROMI_STORAGE) on memfs',
-    },
-  },
 );
