@@ -36,10 +36,10 @@ const RUNS = quick ? 1 : 3;
 /** Object storage is ~10× slower here: one run of its large workloads keeps the bench under 10 minutes. */
 const runsFor = (t: Target): number => (t.name === 's3db' ? 1 : RUNS);
 /** W2 at 10,000 files on s3db alone takes ~5 minutes; `--s3-w2-10k` includes it. */
-const w2SizesFor = (t: Target): number[] => (t.name === 's3db' && !quick && !args.includes('--s3-w2-10k') ? [1_000, 2_000] : SIZES.w2);
+const oneByOneSizesFor = (t: Target): number[] => (t.name === 's3db' && !quick && !args.includes('--s3-w2-10k') ? [1_000, 2_000] : SIZES.oneByOneFiles);
 const SIZES = quick
-  ? { w1: 500, w2: [100, 500], w3Scans: 100, w3Files: 10 }
-  : { w1: 10_000, w2: [1_000, 10_000], w3Scans: 2_000, w3Files: 50 };
+  ? { batchFiles: 500, oneByOneFiles: [100, 500], scans: 100, filesPerScan: 10 }
+  : { batchFiles: 10_000, oneByOneFiles: [1_000, 10_000], scans: 2_000, filesPerScan: 50 };
 const CONCURRENCY = 8;
 const rows: Row[] = [];
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -158,8 +158,9 @@ async function rawWrite(raw: RawStore, items: ReturnType<typeof files>, concurre
   });
 }
 
-async function w1(t: Target): Promise<RomiDB> {
-  const items = files(SIZES.w1);
+/** W1 batch write: createFiles of SIZES.batchFiles files with metadata, against raw writes of the same objects. */
+async function batchWrite(t: Target): Promise<RomiDB> {
+  const items = files(SIZES.batchFiles);
   const ms: number[] = [];
   const base: number[] = [];
   let keep: { db: RomiDB; dispose(): Promise<void> } | undefined;
@@ -174,14 +175,15 @@ async function w1(t: Target): Promise<RomiDB> {
     if (r === runs - 1) keep = env;
     else await env.dispose();
   }
-  const row: Row = { workload: `W1 batch write ${SIZES.w1} files`, backend: t.name, ms: median(ms), baselineMs: median(base), target: '≤ 2.0×' };
+  const row: Row = { workload: `W1 batch write ${SIZES.batchFiles} files`, backend: t.name, ms: median(ms), baselineMs: median(base), target: '≤ 2.0×' };
   record({ ...row, met: row.ms / row.baselineMs! <= 2 });
   return keep!.db;
 }
 
-async function w2(t: Target): Promise<void> {
+/** W2 one-by-one: the README loop (createFile, writeBytes, setMetadata, each awaited), and how its per-file time grows. */
+async function oneByOneWrite(t: Target): Promise<void> {
   const perFile: number[] = [];
-  const sizes = w2SizesFor(t);
+  const sizes = oneByOneSizesFor(t);
   for (const n of sizes) {
     const items = files(n);
     const runs = n >= 2_000 ? 1 : RUNS;
@@ -215,11 +217,12 @@ async function w2(t: Target): Promise<void> {
   }
 }
 
-async function w3w5(t: Target): Promise<void> {
+/** W3 open and list, W5 query: connect + listScans, one scan's files, nested and fuzzy queries over the same scans. */
+async function listAndQuery(t: Target): Promise<void> {
   const env = await t.fresh();
   await env.db.connect();
   const setup = await time(async () => {
-    const ids = Array.from({ length: SIZES.w3Scans }, (_, i) => `scan_${String(i).padStart(4, '0')}`);
+    const ids = Array.from({ length: SIZES.scans }, (_, i) => `scan_${String(i).padStart(4, '0')}`);
     await mapLimit(ids, CONCURRENCY, async (id, i) => {
       const scan = await env.db.createScan(id, {
         metadata: { plant: { species: i % 10 === 0 ? 'tomato' : 'arabidopsis', age: i % 30 }, hardware: { camera: 'rx0' } },
@@ -227,13 +230,13 @@ async function w3w5(t: Target): Promise<void> {
       // Index entries only: W3 lists, it never reads data (and 100,000 data PUTs would take
       // minutes on object storage).
       const fs = await scan.createFileset('images');
-      await fs.createFiles(Array.from({ length: SIZES.w3Files }, (_, j) => ({ id: `img_${j}` })));
+      await fs.createFiles(Array.from({ length: SIZES.filesPerScan }, (_, j) => ({ id: `img_${j}` })));
       // The baseline's copy of the scan metadata.
       await env.raw.put(`${id}/metadata/metadata.json`, enc(formatPythonJson({ plant: { species: 'x' } })));
     });
   });
   await env.db.disconnect();
-  console.error(`  (W3 setup: ${SIZES.w3Scans} scans × ${SIZES.w3Files} files in ${(setup / 1000).toFixed(1)} s)`);
+  console.error(`  (W3 setup: ${SIZES.scans} scans × ${SIZES.filesPerScan} files in ${(setup / 1000).toFixed(1)} s)`);
 
   const open: number[] = [];
   const rawList: number[] = [];
@@ -263,20 +266,21 @@ async function w3w5(t: Target): Promise<void> {
     await fdb.connect({ readOnly: true });
     fuzzy.push(await time(() => fdb.listScans({ query: { plant: { species: 'tom.*' } }, fuzzy: true })));
     await fdb.disconnect();
-    const ids = Array.from({ length: SIZES.w3Scans }, (_, i) => `scan_${String(i).padStart(4, '0')}`);
+    const ids = Array.from({ length: SIZES.scans }, (_, i) => `scan_${String(i).padStart(4, '0')}`);
     rawMeta.push(await time(() => mapLimit(ids, 16, (id) => env.raw.get(`${id}/metadata/metadata.json`))));
   }
-  const w3: Row = { workload: `W3 connect + listScans (${SIZES.w3Scans} scans)`, backend: t.name, ms: median(open), baselineMs: median(rawList), target: '≤ 2×' };
-  record({ ...w3, met: w3.ms / w3.baselineMs! <= 2 });
+  const listRow: Row = { workload: `W3 connect + listScans (${SIZES.scans} scans)`, backend: t.name, ms: median(open), baselineMs: median(rawList), target: '≤ 2×' };
+  record({ ...listRow, met: listRow.ms / listRow.baselineMs! <= 2 });
   record({ workload: 'W3 getScan + listFiles of one scan', backend: t.name, ms: median(one), ...(t.name === 'fsdb' ? { target: '< 5 ms', met: median(one) < 5 } : {}) });
-  const w5: Row = { workload: `W5 nested query (${matches} of ${SIZES.w3Scans})`, backend: t.name, ms: median(q), baselineMs: median(rawMeta), target: '≤ 2×' };
-  record({ ...w5, met: w5.ms / w5.baselineMs! <= 2 });
-  const w5f: Row = { workload: 'W5 fuzzy query', backend: t.name, ms: median(fuzzy), baselineMs: median(rawMeta), target: '≤ 2×' };
-  record({ ...w5f, met: w5f.ms / w5f.baselineMs! <= 2 });
+  const queryRow: Row = { workload: `W5 nested query (${matches} of ${SIZES.scans})`, backend: t.name, ms: median(q), baselineMs: median(rawMeta), target: '≤ 2×' };
+  record({ ...queryRow, met: queryRow.ms / queryRow.baselineMs! <= 2 });
+  const fuzzyRow: Row = { workload: 'W5 fuzzy query', backend: t.name, ms: median(fuzzy), baselineMs: median(rawMeta), target: '≤ 2×' };
+  record({ ...fuzzyRow, met: fuzzyRow.ms / fuzzyRow.baselineMs! <= 2 });
   await env.dispose();
 }
 
-async function w4(t: Target, db: RomiDB): Promise<void> {
+/** W4 read: every file's bytes and metadata of the batch-write database, through a new read-only connection. */
+async function readBack(t: Target, db: RomiDB): Promise<void> {
   const ms: number[] = [];
   const base: number[] = [];
   const raw = backendStore(db.backend);
@@ -291,18 +295,19 @@ async function w4(t: Target, db: RomiDB): Promise<void> {
       });
     }));
     await reader.disconnect();
-    const ids = files(SIZES.w1).map((f) => f.id);
+    const ids = files(SIZES.batchFiles).map((f) => f.id);
     const get = t.name === 'fsdb' ? fsStore((db as FSDB).path).get : raw.get;
     base.push(await time(() => mapLimit(ids, CONCURRENCY, async (id) => {
       await get(`s/images/${id}.bin`);
       await get(`s/metadata/images/${id}.json`);
     })));
   }
-  const row: Row = { workload: `W4 read ${SIZES.w1} files + metadata`, backend: t.name, ms: median(ms), baselineMs: median(base), target: '≤ 2×' };
+  const row: Row = { workload: `W4 read ${SIZES.batchFiles} files + metadata`, backend: t.name, ms: median(ms), baselineMs: median(base), target: '≤ 2×' };
   record({ ...row, met: row.ms / row.baselineMs! <= 2 });
 }
 
-async function w6(source: RomiDB, s3: Target): Promise<void> {
+/** W6 mirror: the fsdb batch-write database into s3db, then again with nothing changed. */
+async function mirrorToS3(source: RomiDB, s3: Target): Promise<void> {
   const env = await s3.fresh();
   const first = await time(() => mirror(source, env.db, { concurrency: CONCURRENCY }));
   const second = await time(() => mirror(source, env.db, { concurrency: CONCURRENCY }));
@@ -314,7 +319,8 @@ async function w6(source: RomiDB, s3: Target): Promise<void> {
   await env.dispose();
 }
 
-async function w7(): Promise<void> {
+/** W7 codecs: packages/io/bench/codecs.ts. */
+async function codecs(): Promise<void> {
   const { runCodecBench } = await import('../packages/io/bench/codecs.js');
   for (const r of await runCodecBench({ quick })) {
     record({ workload: `W7 ${r.workload}`, backend: 'io', ms: r.ms, baselineMs: r.baselineMs, note: r.note });
@@ -327,19 +333,19 @@ const started = performance.now();
 const want = (w: string): boolean => !only || only.includes(w);
 console.error(`romidb bench${quick ? ' --quick' : ''}: ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
 const list = await targets();
-let w1Fsdb: RomiDB | undefined;
+let batchFsdb: RomiDB | undefined;
 for (const t of list) {
   console.error(`${t.name}:`);
-  let w1db: RomiDB | undefined;
-  if (want('W1') || want('W4') || want('W6')) w1db = await w1(t);
-  if (want('W2')) await w2(t);
-  if (want('W3') || want('W5')) await w3w5(t);
-  if (want('W4') && w1db) await w4(t, w1db);
-  if (t.name === 'fsdb') w1Fsdb = w1db;
+  let batchDb: RomiDB | undefined;
+  if (want('W1') || want('W4') || want('W6')) batchDb = await batchWrite(t);
+  if (want('W2')) await oneByOneWrite(t);
+  if (want('W3') || want('W5')) await listAndQuery(t);
+  if (want('W4') && batchDb) await readBack(t, batchDb);
+  if (t.name === 'fsdb') batchFsdb = batchDb;
 }
 const s3 = list.find((t) => t.name === 's3db');
-if (want('W6') && s3 && w1Fsdb) await w6(w1Fsdb, s3);
-if (want('W7')) await w7();
+if (want('W6') && s3 && batchFsdb) await mirrorToS3(batchFsdb, s3);
+if (want('W7')) await codecs();
 for (const t of list) await t.close?.();
 
 const totalS = (performance.now() - started) / 1000;
