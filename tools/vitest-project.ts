@@ -5,7 +5,8 @@ import { defineProject, type UserWorkspaceConfig } from 'vitest/config';
 
 const SLOW = 'test/**/*.slow.test.ts';
 
-export function romiProject(name: string, test: NonNullable<UserWorkspaceConfig['test']> = {}): UserWorkspaceConfig {
+/** `alsoSlow`: test files that run in both, each choosing what it runs on (see suiteS3Targets). */
+export function romiProject(name: string, test: NonNullable<UserWorkspaceConfig['test']> = {}, alsoSlow: string[] = []): UserWorkspaceConfig {
   const slow = process.env.ROMI_TESTS === 'slow';
   const all = process.env.ROMI_TESTS === 'all';
   return defineProject({
@@ -13,7 +14,7 @@ export function romiProject(name: string, test: NonNullable<UserWorkspaceConfig[
     resolve: { conditions: ['source'] },
     test: {
       name,
-      include: slow ? [SLOW] : ['test/**/*.test.ts'],
+      include: slow ? [SLOW, ...alsoSlow] : ['test/**/*.test.ts'],
       exclude: slow || all ? [] : [SLOW],
       testTimeout: 30_000,
       hookTimeout: 60_000,

@@ -138,6 +138,17 @@ async function deleteBucketAndContents(client: S3Client, bucket: string): Promis
   await client.send(new DeleteBucketCommand({ Bucket: bucket }));
 }
 
+/**
+ * The servers of the large suites (conformance, backend contract), split so that `pnpm test`
+ * stays quick: s3rver there, radosgw in `pnpm test:slow` (ROMI_TESTS=slow, when
+ * ROMI_TEST_RGW_ENDPOINT is set), both with ROMI_TESTS=all.
+ */
+export function suiteS3Targets(env: NodeJS.ProcessEnv = process.env): S3Target[] {
+  const all = s3Targets(env);
+  if (env.ROMI_TESTS === 'all') return all;
+  return all.filter((t) => (env.ROMI_TESTS === 'slow') === (t.kind === 'radosgw'));
+}
+
 /** s3rver always; radosgw too when ROMI_TEST_RGW_ENDPOINT is set. */
 export function s3Targets(env: NodeJS.ProcessEnv = process.env): S3Target[] {
   const targets: S3Target[] = [{ kind: 's3rver', start: startS3rver }];
