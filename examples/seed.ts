@@ -1,3 +1,3 @@
 // The seed example (`pnpm demo [folder]`, default ./demo-db): see packages/cli/src/commands/demo.ts.
-import { runDemo } from '../packages/cli/src/commands/demo.js';
+import { runDemo } from '@romi/cli';
 await runDemo(process.argv[2] ?? 'demo-db', console.log);

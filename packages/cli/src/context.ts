@@ -3,22 +3,10 @@
  * opened (closed by main() whatever happens, so that locks are released and S3 sockets freed).
  */
 import { initDB, InvalidArgumentError, openDB, parseDatabaseUrl, RomiDB, type DB } from '@romi/db-core';
-import { Output } from './output.js';
+import { Output, type CliIO } from './output.js';
 
-export interface CliStream {
-  write(chunk: string | Uint8Array): boolean;
-  once(event: 'drain', listener: () => void): unknown;
-  isTTY?: boolean;
-}
-
-export interface CliIO {
-  stdout: CliStream;
-  stderr: CliStream;
-  /** Environment (ROMIDB, AWS_*); defaults to process.env. */
-  env: Record<string, string | undefined>;
-  /** Aborts long commands (SIGINT in the binary). */
-  signal?: AbortSignal;
-}
+// The stream types live with Output (which writes to them); re-exported here for the commands.
+export type { CliIO, CliStream } from './output.js';
 
 /** A mistake on the command line: exit code 2. */
 export class UsageError extends Error {

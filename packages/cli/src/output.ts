@@ -2,7 +2,20 @@
  * Results go to stdout, either as text for people or (with --json) as one JSON document for
  * scripts. Warnings go to stderr so that they never break a JSON reader.
  */
-import type { CliIO, CliStream } from './context.js';
+export interface CliStream {
+  write(chunk: string | Uint8Array): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+  isTTY?: boolean;
+}
+
+export interface CliIO {
+  stdout: CliStream;
+  stderr: CliStream;
+  /** Environment (ROMIDB, AWS_*); defaults to process.env. */
+  env: Record<string, string | undefined>;
+  /** Aborts long commands (SIGINT in the binary). */
+  signal?: AbortSignal;
+}
 
 /** Writes and waits when the stream asks us to (large `cat` outputs, slow pipes). */
 export async function writeChunk(stream: CliStream, chunk: string | Uint8Array): Promise<void> {
