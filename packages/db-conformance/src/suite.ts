@@ -1,5 +1,6 @@
 /**
- * The behaviour every backend shares (API.md), one set of assertions for memdb, fsdb and s3db.
+ * The behaviour every backend shares (the public API of @romi/db-core: its src/types.ts and
+ * docs/architecture.md), one set of assertions for memdb, fsdb and s3db.
  * Each test gets a fresh database from the factory; failure paths assert the error code and
  * that the raw storage is byte-for-byte unchanged. One file per area; harness.ts holds what
  * they share.

@@ -1,4 +1,4 @@
-/** The public object model (API.md). One implementation serves every backend: see db.ts. */
+/** The public object model (packages/db-core/README.md, docs/architecture.md). One implementation serves every backend: see db.ts. */
 
 export type Metadata = Record<string, unknown>;
 export type Query = Record<string, unknown>;
