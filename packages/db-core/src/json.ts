@@ -512,7 +512,7 @@ export function pythonFloatRepr(n: number): string {
 }
 
 /** How a JS number is written: integers as Python ints, everything else as Python floats. */
-export function formatNumber(n: number): string {
+function formatNumber(n: number): string {
   // -0 exists only as a float (Python's -0.0); every other integral value is written as an int.
   if (Object.is(n, -0)) return '-0.0';
   if (Number.isSafeInteger(n)) return String(n);
@@ -537,7 +537,7 @@ export function formatString(s: string): string {
 }
 
 /** Python sorts str keys by code point; JS's default sort compares UTF-16 units. */
-export function compareCodePoints(a: string, b: string): number {
+function compareCodePoints(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const ca = a.charCodeAt(i);

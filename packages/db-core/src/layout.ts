@@ -12,8 +12,8 @@ export const MARKER_KEY = 'romidb' as Key;
 export const LOCK_NAME = 'lock';
 export const INDEX_NAME = 'files.json';
 export const METADATA_DIR = 'metadata';
-export const MEASURES_NAME = 'measures.json';
-export const WEBCACHE_DIR = 'webcache';
+const MEASURES_NAME = 'measures.json';
+const WEBCACHE_DIR = 'webcache';
 
 export type IdKind = 'scan' | 'fileset' | 'file';
 
@@ -46,7 +46,7 @@ export const PENDING_NAME = `${INTERNAL_PREFIX}pending`;
 export const REPLACED_PREFIX = `${INTERNAL_PREFIX}replaced-`;
 
 /** Where mirror keeps what it copied, per source and scan. */
-export const MIRROR_MANIFESTS = `${INTERNAL_PREFIX}mirror`;
+const MIRROR_MANIFESTS = `${INTERNAL_PREFIX}mirror`;
 
 /** A leftover of a killed writer: a temporary file or a trash folder (see the fs backend). */
 export function isLeftoverName(name: string): boolean {
@@ -54,7 +54,7 @@ export function isLeftoverName(name: string): boolean {
 }
 
 /** The name check --fix saves a files.json under before it drops entries (n > 0 when taken). */
-export function indexBackupName(date: Date, n: number): string {
+function indexBackupName(date: Date, n: number): string {
   const stamp = date.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '_');
   return `files_${stamp}${n === 0 ? '' : `_${n}`}.json`;
 }

@@ -49,7 +49,7 @@ export async function readJsonObject(backend: Backend, key: Key, { signal }: Sig
 }
 
 /** Validates the arguments of setMetadata before any I/O, returning the top-level changes. */
-export function metadataChanges(dataOrKey: unknown, value: unknown, argCount: number): Record<string, unknown> {
+function metadataChanges(dataOrKey: unknown, value: unknown, argCount: number): Record<string, unknown> {
   if (typeof dataOrKey === 'string') {
     if (argCount < 2 || value === undefined) {
       throw new InvalidMetadataError(`No value given for metadata key "${dataOrKey}" (undefined cannot be stored)`);

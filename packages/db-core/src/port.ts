@@ -10,7 +10,7 @@ import type { ScanIndex } from './layout.js';
 import type { DB, SignalOptions } from './types.js';
 
 /** The index of one scan, as its scan object caches and changes it. */
-export interface IndexOps {
+interface IndexOps {
   /** files.json as cached (read on first use); etag undefined when it does not exist. */
   loadIndex(opts?: SignalOptions): Promise<{ index: ScanIndex; etag: string | undefined }>;
   /**

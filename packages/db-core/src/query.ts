@@ -96,7 +96,7 @@ export function matchesQuery(md: Metadata, query: Query | undefined | null, fuzz
   return true;
 }
 
-export function isEmptyQuery(query: Query | undefined | null): boolean {
+function isEmptyQuery(query: Query | undefined | null): boolean {
   return !query || Object.keys(query).length === 0;
 }
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { isRomiError } from '@romi/db-core';
 
-export const REALDATA = fileURLToPath(new URL('../../../test-fixtures/realdata/', import.meta.url));
+const REALDATA = fileURLToPath(new URL('../../../test-fixtures/realdata/', import.meta.url));
 
 export type RealDB = 'plant-3d-vision-db' | 'plant-imager-db';
 

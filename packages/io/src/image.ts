@@ -155,7 +155,7 @@ export async function decodeWithSharp(
  * Bit depth and colour type from a PNG's IHDR (and tRNS) or a JPEG's SOF marker, or undefined
  * when the header is not the plain kind this reads (then libvips is asked).
  */
-export function headerInfo(
+function headerInfo(
   b: Uint8Array,
   kind: string,
 ): { wide: boolean; grey: boolean; channels: number; width: number; height: number } | undefined {
@@ -227,7 +227,7 @@ export function checkImage(img: unknown): asserts img is Image {
   }
 }
 
-export function imageFormatOf(ext: string): ImageFormat {
+function imageFormatOf(ext: string): ImageFormat {
   const f = EXT_FORMAT[normalizeExt(ext)];
   if (!f) throw new IoNotSupportedError(`.${normalizeExt(ext)}`, FORMAT, 'images are written as png, jpg, jpeg, tif, tiff or webp');
   return f;

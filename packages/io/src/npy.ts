@@ -42,7 +42,7 @@ export function isNpy(bytes: Uint8Array): boolean {
 }
 
 /** Parses the descr string: byte order and type code. */
-export function parseDescr(descr: unknown, name: string): { dtype: DType; littleEndian: boolean } {
+function parseDescr(descr: unknown, name: string): { dtype: DType; littleEndian: boolean } {
   if (typeof descr !== 'string') {
     throw new IoNotSupportedError(name, FORMAT, `structured dtype ${JSON.stringify(descr)} is not supported`);
   }
@@ -112,7 +112,7 @@ function normalizeBool(b: Uint8Array): void {
 }
 
 /** Reorders column-major data (first index fastest) into row-major order. */
-export function fortranToC<T extends TypedArray>(src: T, shape: number[]): T {
+function fortranToC<T extends TypedArray>(src: T, shape: number[]): T {
   const nd = shape.length;
   const out = new (src.constructor as new (n: number) => T)(src.length);
   if (src.length === 0) return out;
@@ -201,7 +201,7 @@ type PyValue = string | number | boolean | null | PyValue[] | { [k: string]: PyV
  * Parses the header: a Python dict literal of strings, integers, True/False/None, tuples and
  * lists. Small and strict on purpose: it never evaluates anything.
  */
-export function parseHeaderDict(text: string, name: string): Record<string, PyValue> {
+function parseHeaderDict(text: string, name: string): Record<string, PyValue> {
   let i = 0;
   const fail = (what: string): never => {
     throw new IoCorruptError(name, FORMAT, `bad header (${what} at ${i}): ${JSON.stringify(text.slice(0, 120))}`);

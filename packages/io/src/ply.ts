@@ -54,7 +54,7 @@ const TYPE_NAMES: Record<string, PlyType> = {
   double: 'float64',
   float64: 'float64',
 };
-export const PLY_TYPE_SIZE: Record<PlyType, number> = {
+const PLY_TYPE_SIZE: Record<PlyType, number> = {
   int8: 1,
   uint8: 1,
   int16: 2,
@@ -67,7 +67,7 @@ export const PLY_TYPE_SIZE: Record<PlyType, number> = {
 const isIntType = (t: PlyType) => t !== 'float32' && t !== 'float64';
 
 /** Writable numeric arrays a decoder can fill. */
-export type NumArray = Float64Array | Float32Array | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array;
+type NumArray = Float64Array | Float32Array | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array;
 
 /** Where one scalar property goes: out[offset + i * stride] for record i. */
 export interface ScalarSink {
@@ -86,11 +86,11 @@ export interface ListSink {
   list: true;
   result?: PlyList;
 }
-export type Sink = ScalarSink | ListSink;
+type Sink = ScalarSink | ListSink;
 /** Per element name, per property name: where its values go. Absent properties are skipped. */
 export type PlyPlan = Record<string, Record<string, Sink>>;
 
-export function isPly(b: Uint8Array): boolean {
+function isPly(b: Uint8Array): boolean {
   return b.length >= 4 && b[0] === 0x70 && b[1] === 0x6c && b[2] === 0x79 && (b[3] === 0x0a || b[3] === 0x0d);
 }
 

@@ -36,7 +36,7 @@ function isFile(x: unknown): x is File {
 }
 
 /** A readable name for a source, used in every error about its content. */
-export function sourceName(src: Source): string {
+function sourceName(src: Source): string {
   if (typeof src === 'string') return src;
   if (src instanceof URL) return src.protocol === 'file:' ? fileURLToPath(src) : src.href;
   if (src instanceof Uint8Array || src instanceof ArrayBuffer) return BYTES_NAME;
@@ -44,7 +44,7 @@ export function sourceName(src: Source): string {
   return String(src);
 }
 
-export function fileName(f: File): string {
+function fileName(f: File): string {
   let local: string | undefined;
   try {
     local = f.localPath?.();

@@ -174,7 +174,7 @@ export function crc32(b: Uint8Array): number {
   return crc32js(b);
 }
 
-export function crc32js(b: Uint8Array): number {
+function crc32js(b: Uint8Array): number {
   let t = CRC_TABLE;
   if (!t) {
     t = CRC_TABLE = new Uint32Array(256);

@@ -76,7 +76,7 @@ export class BytesFile {
 }
 
 /** Debian's python3 with numpy (and optionally tifffile), when installed; tests using it skip otherwise. */
-export const PYTHON = '/usr/bin/python3';
+const PYTHON = '/usr/bin/python3';
 function pythonHas(mod: string): boolean {
   if (!existsSync(PYTHON)) return false;
   try {

@@ -91,7 +91,7 @@ export interface ErrorContext {
 }
 
 /** The sanitised copy of an SDK or network error, safe to attach as a cause. */
-export function sanitise(err: unknown, scrubber: Scrubber): S3ErrorInfo {
+function sanitise(err: unknown, scrubber: Scrubber): S3ErrorInfo {
   const e = err as SdkErrorLike;
   const name = typeof e?.name === 'string' ? e.name : 'Error';
   const rawMessage = typeof e?.message === 'string' ? e.message : String(err);

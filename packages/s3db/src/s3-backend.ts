@@ -145,7 +145,7 @@ function backoff(attempt: number): number {
 }
 
 /** Normalises a database prefix: no leading/trailing "/", no empty, "." or ".." segment. */
-export function normalisePrefix(prefix: string | undefined): string {
+function normalisePrefix(prefix: string | undefined): string {
   if (prefix === undefined) return '';
   if (typeof prefix !== 'string') throw new InvalidArgumentError('The S3 prefix must be a string');
   const trimmed = prefix.replace(/^\/+|\/+$/g, '');
@@ -158,7 +158,7 @@ export function normalisePrefix(prefix: string | undefined): string {
   return trimmed;
 }
 
-export function assertBucketName(bucket: unknown): asserts bucket is string {
+function assertBucketName(bucket: unknown): asserts bucket is string {
   if (typeof bucket !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$/.test(bucket)) {
     throw new InvalidArgumentError(`Invalid S3 bucket name ${JSON.stringify(String(bucket)).slice(0, 80)}`);
   }
@@ -179,7 +179,7 @@ export function decodeAll(text: string): string {
  * raw or escaped, can only be a user info or a password cut short in an S3 endpoint
  * (http(s)://host[:port][/path]), whatever a URL parser makes of "https://user:1/pa@host".
  */
-export function checkEndpoint(endpoint: string | undefined): string | undefined {
+function checkEndpoint(endpoint: string | undefined): string | undefined {
   if (endpoint === undefined) return undefined;
   let url: URL;
   try {

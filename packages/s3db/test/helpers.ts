@@ -1,7 +1,7 @@
 // Shared set-up for the s3db tests: one S3Client per server, a fresh prefix per database.
 import { randomBytes } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
-import { createS3Client, S3DB, type S3DBOptions } from '../src/index.js';
+import { createS3Client, type S3DBOptions } from '../src/index.js';
 import type { S3TestServer } from '@romi/test-utils';
 
 export function clientFor(server: S3TestServer): S3Client {
@@ -40,5 +40,3 @@ export async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<str
   }
   return 'resolved';
 }
-
-export { S3DB };

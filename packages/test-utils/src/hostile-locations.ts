@@ -6,7 +6,7 @@ import { inspect } from 'node:util';
  * Every piece of every secret holds this mark, so that a piece printed on its own is caught
  * too, in any case (URL parsers lowercase hosts) and any encoding (escapes leave letters alone).
  */
-export const MARK = 'qzxj';
+const MARK = 'qzxj';
 
 /** Passwords holding what ends a user info, a path, a query or an escape: raw, escaped, doubled. */
 export const HOSTILE_PASSWORDS = [

@@ -25,9 +25,9 @@ import {
 } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 
-export type S3ServerKind = 's3rver' | 'radosgw';
+type S3ServerKind = 's3rver' | 'radosgw';
 
-export interface S3TestCredentials {
+interface S3TestCredentials {
   accessKeyId: string;
   secretAccessKey: string;
 }
