@@ -1,6 +1,6 @@
 // Codec workloads of @romi/io, each timed against its physical baseline in the same run:
 // reading the same bytes from disk (PLY, NPY/NPZ) or libvips through sharp alone (images).
-// Run: node --conditions=source --import /work/main/tools/ts-register.mjs packages/io/bench/codecs.ts [--quick]
+// Run (from the repository root): node --conditions=source --import ./tools/ts-register.mjs packages/io/bench/codecs.ts [--quick]
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
