@@ -160,6 +160,32 @@ export function describeOwnership(h: Harness): void {
       expect(keys.filter((k) => k.includes('.romidb-') && !k.includes('.romidb-lock') && !k.startsWith('.romidb-mirror'))).toEqual([]);
     });
 
+    it('a rewrite with another extension stopped before or after its index write is finished by check --fix', async () => {
+      await h.db().connect();
+      const fs = await (await h.db().createScan('r')).createFileset('fs');
+      await (await fs.createFile('before')).writeText('old', 'png');
+      await (await fs.createFile('after')).writeText('old', 'png');
+      // Stopped before its index write: the marker and the new data, the index naming the old.
+      await put('r/fs/.romidb-replaced-before.png', 'before.jpg');
+      await put('r/fs/before.jpg', 'new');
+      // Stopped after it: the index names the new data, the old one and the marker are left.
+      await (await fs.getFile('after')).writeText('new', 'jpg');
+      await put('r/fs/after.png', 'old');
+      await put('r/fs/.romidb-replaced-after.png', 'after.jpg');
+      await h.db().disconnect();
+      await h.db().connect();
+      const report = await h.db().check({ fix: true });
+      expect(report.problems.map((p) => `${p.kind} ${p.key}${p.fixed ? ' fixed' : ''}`).sort()).toEqual([
+        'temp-file r/fs/.romidb-replaced-after.png fixed',
+        'temp-file r/fs/.romidb-replaced-before.png fixed',
+        'temp-file r/fs/after.png fixed',
+        'temp-file r/fs/before.jpg fixed',
+      ]);
+      expect(await h.db().check()).toEqual({ ok: true, problems: [] });
+      const files = await (await (await h.db().getScan('r')).getFileset('fs')).getFiles();
+      expect(await Promise.all(files.map(async (f) => `${f.filename} ${await f.readText()}`))).toEqual(['before.png old', 'after.jpg new']);
+    });
+
     it('a check beside a live writer does not call its temporary files leftovers', async () => {
       await h.db().connect();
       await leave();

@@ -208,12 +208,20 @@ async function checkScan(
       }
     }
   }
-  // A rewrite cut short after its index write: the old data it was removing, and its marker.
+  // A rewrite with another extension cut short: before its index write, the new data it was
+  // writing is the leftover; after it, the old data it was removing. Then the marker.
   const stale = new Set<string>();
-  for (const [marker, data] of replaced) {
-    if (!listed.has(data) && objects.has(data)) {
-      stale.add(data);
-      leftover(prefix + data, scanId, 'an old version of a file, replaced by a rewrite with another extension that was stopped before removing it');
+  for (const [marker, old] of replaced) {
+    if (listed.has(old)) {
+      const text = await backend.get(toKey(prefix + marker), { signal }).then((m) => new TextDecoder().decode(m.bytes), () => '');
+      const added = `${old.slice(0, old.lastIndexOf('/') + 1)}${text}`;
+      if (text !== '' && storedNameProblem(text) === undefined && !listed.has(added) && objects.has(added)) {
+        stale.add(added);
+        leftover(prefix + added, scanId, 'the new data of a rewrite with another extension that was stopped before its index write');
+      }
+    } else if (objects.has(old)) {
+      stale.add(old);
+      leftover(prefix + old, scanId, 'an old version of a file, replaced by a rewrite with another extension that was stopped before removing it');
     }
     leftover(prefix + marker, scanId);
   }

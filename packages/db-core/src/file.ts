@@ -84,12 +84,15 @@ export class FileImpl extends MetadataHolderBase implements File {
     const key = keys.fileData(this.scan.id, this.fileset.id, filename);
     const what = `data of file "${this.#path}"`;
     // Rewritten with another extension: the old data goes once the index names the new one.
-    // A marker says so until it is gone, so that check --fix can finish a rewrite cut short.
+    // A marker (next to the old data, naming the new) says so until both are settled.
     const old = current !== null && current !== filename && storedNameProblem(current) === undefined ? keys.fileData(this.scan.id, this.fileset.id, current) : undefined;
     const marker = old === undefined ? undefined : keys.replacedMarker(old);
     await Undo.run(
       () => this.port.assertWritable('undo a failed write'),
       async (undo) => {
+        // The marker names the new data before it exists: check --fix then finishes a rewrite
+        // cut short either way (removes the new data before the index write, the old after).
+        if (marker !== undefined) await undo.created(() => backend.delete(marker), () => this.port.write(marker, utf8.encode(filename), { signal, what: 'write a file' }));
         // Data first, then the index: a crash in between leaves an unlisted file that check() finds.
         if (current === filename) {
           await this.port.write(key, body, { signal, what: 'write a file' });
@@ -100,7 +103,6 @@ export class FileImpl extends MetadataHolderBase implements File {
           await assertVacant(backend, what, { objects: [key] }, { signal });
           await undo.created(() => backend.delete(key), () => this.port.write(key, body, { signal, what: 'write a file' }));
         }
-        if (marker !== undefined) await undo.created(() => backend.delete(marker), () => this.port.write(marker, utf8.encode(filename), { signal, what: 'write a file' }));
         // Rewritten under its own name, the data write was the whole change: files.json stays.
         if (current === filename) return;
         await this.scan.mutateIndex(
