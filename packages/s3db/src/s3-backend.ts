@@ -140,6 +140,11 @@ export function unquoteEtag(etag: string | undefined): string {
 
 const enc = (text: string): Uint8Array => new TextEncoder().encode(text);
 
+/** The SDK's options for a call: our signal, passed as the SDK's own AbortSignal type (the same at run time). */
+function sdkOptions(signal: AbortSignal | undefined): { abortSignal: never } | undefined {
+  return signal ? { abortSignal: signal as never } : undefined;
+}
+
 function backoff(attempt: number): number {
   return Math.min(1_000, 25 * 2 ** attempt) * (0.5 + Math.random());
 }
@@ -297,7 +302,7 @@ export class S3Backend implements Backend {
   async #send<T>(command: object, op: string, key: string, signal?: AbortSignal): Promise<T> {
     throwIfAborted(signal);
     try {
-      return (await this.client.send(command as never, signal ? { abortSignal: signal as never } : undefined)) as T;
+      return (await this.client.send(command as never, sdkOptions(signal))) as T;
     } catch (err) {
       throw this.#error(err, op, key, signal);
     }
@@ -419,7 +424,7 @@ export class S3Backend implements Backend {
       throwIfAborted(signal);
       let out: { ETag?: string };
       try {
-        out = await this.client.send(new PutObjectCommand(input), signal ? { abortSignal: signal as never } : undefined);
+        out = await this.client.send(new PutObjectCommand(input), sdkOptions(signal));
       } catch (err) {
         if (!conditional || isAbort(err, signal)) throw this.#error(err, 'put', key, signal);
         const status = httpStatusOf(err);
