@@ -7,9 +7,10 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { InvalidArgumentError } from './errors.js';
-import { setLocalFiles } from './local-files.js';
+import { setLocalFiles, type LocalFiles } from './local-files.js';
 
-setLocalFiles({
+/** Local files read with node:fs (installed as File.importFile's reader when this module loads). */
+export const nodeLocalFiles: LocalFiles = {
   async open(path) {
     let info;
     try {
@@ -20,4 +21,6 @@ setLocalFiles({
     if (!info.isFile()) throw new InvalidArgumentError(`Cannot import "${path}": not a regular file`);
     return { ext: extname(path).slice(1), read: () => createReadStream(path) };
   },
-});
+};
+
+setLocalFiles(nodeLocalFiles);
