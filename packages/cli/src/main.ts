@@ -14,6 +14,7 @@ import { registerExport } from './commands/export.js';
 import { registerCheck } from './commands/check.js';
 import { registerMirror } from './commands/mirror.js';
 import { registerDemo } from './commands/demo.js';
+import { registerServe } from './commands/serve.js';
 
 /** The version of @romi/cli (package.json is one level above both src/ and dist/). */
 export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -44,6 +45,7 @@ export async function main(argv: readonly string[], partialIo: Partial<CliIO> = 
   registerCheck(program, ctx);
   registerMirror(program, ctx);
   registerDemo(program, ctx);
+  registerServe(program, ctx);
 
   try {
     await program.parseAsync(argv as string[], { from: 'node' });

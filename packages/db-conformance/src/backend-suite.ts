@@ -14,6 +14,7 @@ export type { BackendContext, BackendFactory, BackendSuiteOptions } from './back
 import { describeListing } from './backend-listing.js';
 import { describeLock } from './backend-lock.js';
 import { describeObjects } from './backend-objects.js';
+import { describeRanges } from './backend-ranges.js';
 import { describeStreams } from './backend-streams.js';
 
 export function describeBackend(name: string, factory: BackendFactory, options: BackendSuiteOptions = {}): void {
@@ -21,6 +22,7 @@ export function describeBackend(name: string, factory: BackendFactory, options: 
     const h = useBackendHarness(factory, options);
     describeObjects(h);
     describeStreams(h);
+    describeRanges(h);
     describeConditional(h);
     describeListing(h);
     describeDelete(h);

@@ -17,6 +17,7 @@ import {
   type Backend,
   type BackendCapabilities,
   type Body,
+  type GetStreamOptions,
   type Key,
   type ListEntry,
   type ListOptions,
@@ -151,13 +152,15 @@ export class FaultyBackend implements Backend {
     return this.#call(`get ${key}`, () => this.inner.get(key, opts));
   }
 
-  async getStream(key: Key, opts?: SignalOptions): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }> {
+  async getStream(key: Key, opts?: GetStreamOptions): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }> {
     const call = `getStream ${key}`;
     const kind = this.plan.next(call);
     if (kind !== undefined && kind !== 'short' && kind !== 'lost') throw new StorageError(`Storage error on ${call}: ${kind}`, { cause: failure(kind, call) });
     const got = await this.inner.getStream(key, opts);
     if (kind === undefined) return got;
-    return { stream: breakHalfway(got.stream, got.meta.size, call), meta: got.meta };
+    // The bytes streamed: the whole object, or the part of it the range holds.
+    const { start = 0, end = got.meta.size } = opts?.range ?? {};
+    return { stream: breakHalfway(got.stream, Math.max(0, Math.min(end, got.meta.size) - start), call), meta: got.meta };
   }
 
   async put(key: Key, body: Body, opts?: PutOptions): Promise<ObjectMeta> {

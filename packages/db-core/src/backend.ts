@@ -9,6 +9,7 @@
  * InvalidKeyError, DBBusyError (lock), LockLostError, AbortedError, StorageError.
  */
 
+import { InvalidArgumentError } from './errors.js';
 import type { Key } from './key.js';
 
 export type Body = Uint8Array | AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;
@@ -23,6 +24,17 @@ export interface ObjectMeta {
 
 export interface SignalOptions {
   signal?: AbortSignal;
+}
+
+/** Byte offsets into an object: `start` inclusive, `end` exclusive (omitted: to the end of the object). */
+export interface ByteRange {
+  start: number;
+  end?: number;
+}
+
+export interface GetStreamOptions extends SignalOptions {
+  /** Stream only these bytes (see `Backend.getStream`). */
+  range?: ByteRange;
 }
 
 /** Bytes with the metadata of the very version they were read from (for conditional writes). */
@@ -95,7 +107,15 @@ export interface Backend {
   readonly url: string;
   readonly capabilities: BackendCapabilities;
   get(key: Key, opts?: SignalOptions): Promise<StoredObject>;
-  getStream(key: Key, opts?: SignalOptions): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }>;
+  /**
+   * The object as a stream read in pieces. With `range`, only those bytes are read and
+   * streamed; `meta` still describes the whole object (`size` is its full size, `etag` that of
+   * the version read). An `end` beyond the size is clamped to it; a `start` at or beyond the
+   * size gives an empty stream, not an error. A negative or non-integer `start`/`end`, or `end`
+   * before `start`, is InvalidArgumentError (ROMI_INVALID_ARGUMENT) before any I/O
+   * (`checkByteRange`).
+   */
+  getStream(key: Key, opts?: GetStreamOptions): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }>;
   /** Atomic: a reader sees the old object or the new one, never a torn one. */
   put(key: Key, body: Body, opts?: PutOptions): Promise<ObjectMeta>;
   head(key: Key, opts?: SignalOptions): Promise<ObjectMeta | undefined>;
@@ -119,6 +139,19 @@ export interface Backend {
   /** The real path of a key on a local file system, when there is one. */
   localPath?(key: Key): string | undefined;
   close?(): Promise<void>;
+}
+
+/**
+ * Checks a `getStream` range (every backend calls it before any I/O): offsets are
+ * non-negative integers and `end` is not before `start`. Throws InvalidArgumentError.
+ */
+export function checkByteRange(range: ByteRange | undefined): void {
+  if (range === undefined) return;
+  const { start, end } = (range ?? {}) as Partial<ByteRange>;
+  const offset = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= 0;
+  if (!offset(start) || (end !== undefined && (!offset(end) || end < start!))) {
+    throw new InvalidArgumentError(`Invalid byte range (start ${String(start)}, end ${String(end)}): offsets are integers ≥ 0, and end is not before start`);
+  }
 }
 
 /** Collects a body into one Uint8Array. */

@@ -4,7 +4,7 @@
  * Keys are stored flat, as in object storage: a folder is a zero-byte marker "a/"; every
  * change is synchronous inside one call, so conditional writes are atomic for all its users.
  */
-import { concatBytes, iterateBody, type Backend, type BackendCapabilities, type Body, type ListEntry, type ListOptions, type LockHandle, type LockInfo, type LockOptions, type ObjectMeta, type PutOptions, type SignalOptions, type StoredObject } from './backend.js';
+import { checkByteRange, concatBytes, iterateBody, type Backend, type BackendCapabilities, type Body, type GetStreamOptions, type ListEntry, type ListOptions, type LockHandle, type LockInfo, type LockOptions, type ObjectMeta, type PutOptions, type SignalOptions, type StoredObject } from './backend.js';
 import { ConditionFailedError, DBBusyError, InvalidKeyError, isRomiError, KeyNotFoundError, StorageError, throwIfAborted } from './errors.js';
 import type { Key } from './key.js';
 import { isInternalKey } from './layout.js';
@@ -52,8 +52,13 @@ export class MapBackend implements Backend {
     return { bytes: entry.bytes.slice(), meta: this.#meta(key, entry) };
   }
 
-  async getStream(key: Key, opts: SignalOptions = {}): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }> {
-    const { bytes, meta } = await this.get(key, opts);
+  async getStream(key: Key, opts: GetStreamOptions = {}): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }> {
+    checkByteRange(opts.range);
+    throwIfAborted(opts.signal);
+    const entry = this.#entry(key);
+    // A copy of the range only (slice clamps it to the size), so the reader cannot change the stored bytes.
+    const bytes = entry.bytes.slice(opts.range?.start ?? 0, opts.range?.end);
+    const meta = this.#meta(key, entry);
     let offset = 0;
     const stream = new ReadableStream<Uint8Array>({
       pull(controller) {

@@ -12,6 +12,7 @@ import nodeFs from 'node:fs';
 import { posix, sep } from 'node:path';
 import {
   AbortedError,
+  checkByteRange,
   ConditionFailedError,
   InvalidKeyError,
   INTERNAL_PREFIX,
@@ -24,6 +25,7 @@ import {
   type Backend,
   type BackendCapabilities,
   type Body,
+  type GetStreamOptions,
   type Key,
   type ListEntry,
   type ListOptions,
@@ -234,7 +236,8 @@ export class FsBackend implements Backend {
     }
   }
 
-  async getStream(key: Key, opts: SignalOptions = {}): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }> {
+  async getStream(key: Key, opts: GetStreamOptions = {}): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }> {
+    checkByteRange(opts.range);
     throwIfAborted(opts.signal);
     const path = this.#path(key);
     const handle = await this.#openRead(key, path);
@@ -246,7 +249,9 @@ export class FsBackend implements Backend {
       await handle.close().catch(() => {});
       throw this.#wrap(err, key);
     }
-    let position = 0;
+    // Read from `start`, never past `end`: a range costs its own bytes, not the file's.
+    let position = opts.range?.start ?? 0;
+    const end = opts.range?.end ?? Infinity;
     let closed = false;
     const close = async (): Promise<void> => {
       if (!closed) {
@@ -258,15 +263,16 @@ export class FsBackend implements Backend {
       pull: async (controller) => {
         try {
           throwIfAborted(opts.signal);
-          const buffer = new Uint8Array(CHUNK);
-          const { bytesRead } = await handle.read(buffer, 0, CHUNK, position);
+          const length = Math.min(CHUNK, end - position);
+          const buffer = new Uint8Array(length);
+          const { bytesRead } = length > 0 ? await handle.read(buffer, 0, length, position) : { bytesRead: 0 };
           if (bytesRead === 0) {
             await close();
             controller.close();
             return;
           }
           position += bytesRead;
-          controller.enqueue(bytesRead === CHUNK ? buffer : buffer.subarray(0, bytesRead));
+          controller.enqueue(bytesRead === length ? buffer : buffer.subarray(0, bytesRead));
         } catch (err) {
           await close();
           controller.error(this.#wrap(err, key));

@@ -29,6 +29,11 @@ export {
 } from './geometry.js';
 export type { PointCloud, TriangleMesh, PlyWriteOptions } from './geometry.js';
 export { decodePly, encodePly, parsePlyHeader } from './ply.js';
+
+// plantdb's webcache: image previews (Pillow's thumbnail, as JPEG) and voxel-downsampled clouds (Open3D's).
+export { resizeImage, imageSize, thumbnailSize, WEBCACHE_IMAGE_SIZES, WEBCACHE_PREVIEW_VOXEL_SIZE } from './thumbnail.js';
+export type { ResizeOptions, ResizedImage, ImageSize } from './thumbnail.js';
+export { voxelDownsample } from './downsample.js';
 export type {
   PlyData,
   PlyElement,

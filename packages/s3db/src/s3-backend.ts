@@ -40,11 +40,13 @@ import {
   AbortedError,
   acquireLease,
   inspectLease,
+  checkByteRange,
   ConditionFailedError,
   ErrorCodes,
   InvalidArgumentError,
   InvalidKeyError,
   isInternalKey,
+  KeyNotFoundError,
   isRomiError,
   NotSupportedError,
   StorageError,
@@ -56,6 +58,7 @@ import {
   type Backend,
   type BackendCapabilities,
   type Body,
+  type GetStreamOptions,
   type Key,
   type ListEntry,
   type ListOptions,
@@ -236,6 +239,11 @@ export function s3Url(opts: Pick<S3BackendOptions, 'bucket' | 'prefix' | 'endpoi
 
 type PutCondition = { ifNoneMatch?: '*'; ifMatch?: string };
 
+type GetOutput = { Body?: { transformToWebStream(): ReadableStream<Uint8Array> }; ContentLength?: number; ContentRange?: string; ETag?: string; LastModified?: Date };
+
+/** What to stream of a GetObject answer: skip `skip` bytes of its body, then give `length`. */
+type GetPlan = { out?: GetOutput; meta: ObjectMeta; skip: number; length: number };
+
 export class S3Backend implements Backend {
   readonly url: string;
   readonly bucket: string;
@@ -342,21 +350,41 @@ export class S3Backend implements Backend {
     return { bytes, meta: { ...this.#metaOf(key, out), size: bytes.byteLength } };
   }
 
-  async getStream(key: Key, opts: SignalOptions = {}): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }> {
-    const out = await this.#send<{ Body?: { transformToWebStream(): ReadableStream<Uint8Array> }; ContentLength?: number; ETag?: string; LastModified?: Date }>(
-      new GetObjectCommand({ Bucket: this.bucket, Key: this.#full(key) }),
-      'get',
-      key,
-      opts.signal,
-    );
-    const source = out.Body ? out.Body.transformToWebStream() : new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+  async getStream(key: Key, opts: GetStreamOptions = {}): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }> {
+    checkByteRange(opts.range);
+    const { start = 0, end } = opts.range ?? {};
+    let plan: GetPlan;
+    if (start === 0 && end === undefined) {
+      const out = await this.#send<GetOutput>(new GetObjectCommand({ Bucket: this.bucket, Key: this.#full(key) }), 'get', key, opts.signal);
+      plan = { out, meta: this.#metaOf(key, out), skip: 0, length: Infinity };
+    } else {
+      plan = await this.#getRange(key, start, end, opts.signal);
+    }
+    const source = plan.out?.Body ? plan.out.Body.transformToWebStream() : new ReadableStream<Uint8Array>({ start: (c) => c.close() });
     const reader = source.getReader();
+    let { skip, length: left } = plan;
     const stream = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         try {
-          const { done, value } = await reader.read();
-          if (done) controller.close();
-          else controller.enqueue(value);
+          for (;;) {
+            if (left <= 0) {
+              await reader.cancel().catch(() => {});
+              controller.close();
+              return;
+            }
+            const { done, value } = await reader.read();
+            if (done) {
+              controller.close();
+              return;
+            }
+            const from = Math.min(skip, value.byteLength);
+            skip -= from;
+            const chunk = value.subarray(from, from + Math.min(left, value.byteLength - from));
+            if (chunk.byteLength === 0) continue;
+            left -= chunk.byteLength;
+            controller.enqueue(chunk);
+            return;
+          }
         } catch (err) {
           controller.error(this.#error(err, 'read', key, opts.signal));
         }
@@ -365,7 +393,50 @@ export class S3Backend implements Backend {
         await reader.cancel(reason).catch(() => {});
       },
     });
-    return { stream, meta: this.#metaOf(key, out) };
+    return { stream, meta: plan.meta };
+  }
+
+  /**
+   * A GetObject with `Range: bytes=a-b`, and what of its body to stream. `meta.size` is the
+   * whole object's, from Content-Range. The body is cut to the range, should a server send more
+   * (one that ignores Range sends the whole object). A range holding no byte of the object
+   * (S3 answers 416 InvalidRange) is a head instead: an empty stream with the object's meta.
+   */
+  async #getRange(key: string, start: number, end: number | undefined, signal?: AbortSignal): Promise<GetPlan> {
+    for (let attempt = 1; ; attempt++) {
+      throwIfAborted(signal);
+      let out: GetOutput | undefined;
+      if (end !== start) {
+        try {
+          out = await this.client.send(
+            new GetObjectCommand({ Bucket: this.bucket, Key: this.#full(key), Range: `bytes=${start}-${end === undefined ? '' : end - 1}` }),
+            sdkOptions(signal),
+          );
+        } catch (err) {
+          if (httpStatusOf(err) !== 416 && s3CodeOf(err) !== 'InvalidRange') throw this.#error(err, 'get', key, signal);
+        }
+      }
+      if (out === undefined) {
+        const head = await this.#headRaw(key, signal);
+        if (!head) throw new KeyNotFoundError(key);
+        const meta = this.#metaOf(key, head);
+        if (end === start || meta.size <= start) return { meta, skip: 0, length: 0 };
+        // Replaced by a larger object between the GET and the HEAD: ask again.
+        if (attempt < CONDITION_ATTEMPTS) continue;
+        throw new StorageError(`S3 get of "${key}" in ${this.url} failed: the object kept changing while its range was read`, { key });
+      }
+      // "bytes first-last/size"; none when the server sent the whole object (200).
+      const answered = out.ContentRange === undefined ? undefined : /^bytes (\d+)-\d+\/(\d+)$/.exec(out.ContentRange.trim());
+      const first = answered ? Number(answered[1]) : 0;
+      const size = answered ? Number(answered[2]) : (out.ContentLength ?? 0);
+      const meta = { ...this.#metaOf(key, out), size };
+      const length = Math.max(0, Math.min(end ?? size, size) - start);
+      const wrong = answered === null || first > start;
+      // Nothing of this body is streamed: let the connection go now.
+      if (wrong || length === 0) await out.Body?.transformToWebStream().cancel().catch(() => {});
+      if (wrong) throw new StorageError(`S3 get of "${key}" in ${this.url} failed: bytes ${start}- were asked, the server answered Content-Range "${out.ContentRange}"`, { key });
+      return length === 0 ? { meta, skip: 0, length } : { out, meta, skip: start - first, length };
+    }
   }
 
   async head(key: Key, opts: SignalOptions = {}): Promise<ObjectMeta | undefined> {

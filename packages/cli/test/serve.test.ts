@@ -1,0 +1,93 @@
+// `romidb serve` as a user runs it: the built binary in a child process, a real HTTP client,
+// then SIGTERM (or SIGINT): requests under way finish, the process exits 0.
+import { cp } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { collect, FIXTURES, spawnCli, tempDir } from './helpers.js';
+
+async function fixtureDb(): Promise<string> {
+  const dir = join(await tempDir(), 'db');
+  await cp(join(FIXTURES, 'server-db'), dir, { recursive: true });
+  return dir;
+}
+
+/** Starts `romidb serve` and waits for the line naming its address. */
+async function startServe(args: string[]) {
+  const home = await tempDir('romidb-home-');
+  const child = spawnCli(args, { home });
+  const done = collect(child);
+  const url = await new Promise<string>((resolve, reject) => {
+    let seen = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      seen += c.toString('utf8');
+      const m = seen.match(/"url":"([^"]+)"/);
+      if (m) resolve(m[1]!);
+    });
+    void done.then((r) => reject(new Error(`serve exited ${r.code}: ${r.err}`)));
+  });
+  return { child, done, url };
+}
+
+describe('romidb serve', () => {
+  it('serves the database until SIGTERM, finishes a download under way, exits 0', async () => {
+    const db = await fixtureDb();
+    const { child, done, url } = await startServe(['--json', '--db', db, 'serve', '--port', '0', '--quiet']);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const health = await (await fetch(`${url}/health`)).json();
+    expect(health).toMatchObject({ status: 'healthy', database: { scan_count: 5 } });
+    const info = await (await fetch(`${url}/scan/real_plant_analyzed`)).json();
+    expect(info.hasPointCloud).toBe(true);
+    // A download started before the signal completes.
+    const download = fetch(`${url}/files/real_plant_analyzed/PointCloud_1_0_1_0_10_0_7ee836e5a9/PointCloud.ply`).then(async (r) => (await r.arrayBuffer()).byteLength);
+    await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGTERM');
+    expect(await download).toBe(2778925);
+    const result = await done;
+    expect(result.code).toBe(0);
+    await expect(fetch(`${url}/health`)).rejects.toThrow();
+  });
+
+  it('SIGINT stops it too; --prefix puts the routes under a path', async () => {
+    const db = await fixtureDb();
+    const { child, done, url } = await startServe(['--json', '--db', db, 'serve', '--port', '0', '--prefix', '/api', '--quiet']);
+    expect(url.endsWith('/api')).toBe(true);
+    expect((await fetch(`${url}/scans`)).status).toBe(200);
+    child.kill('SIGINT');
+    expect((await done).code).toBe(0);
+  });
+
+  it('logs requests as JSON lines on stderr unless --quiet', async () => {
+    const db = await fixtureDb();
+    const { child, done, url } = await startServe(['--json', '--db', db, 'serve', '--port', '0']);
+    await fetch(`${url}/scans`);
+    child.kill('SIGTERM');
+    const result = await done;
+    expect(result.code).toBe(0);
+    const lines = result.err.trim().split('\n').map((l) => JSON.parse(l) as { msg?: string; req?: { url?: string } });
+    expect(lines.some((l) => l.req?.url === '/scans')).toBe(true);
+  });
+
+  it('usage errors: a bad port or prefix exits 2; a folder that is not a database exits 1', async () => {
+    const db = await fixtureDb();
+    const home = await tempDir('romidb-home-');
+    expect((await collect(spawnCli(['--db', db, 'serve', '--port', 'x'], { home }))).code).toBe(2);
+    expect((await collect(spawnCli(['--db', db, 'serve', '--prefix', 'api/'], { home }))).code).toBe(2);
+    const notDb = await tempDir();
+    const res = await collect(spawnCli(['--db', notDb, 'serve', '--port', '0'], { home }));
+    expect(res.code).toBe(1);
+    expect(res.err).toMatch(/not a romidb database|NOT_A_DATABASE|not a database/i);
+  });
+
+  it('a port already in use is one line and exit 1', async () => {
+    const db = await fixtureDb();
+    const first = await startServe(['--json', '--db', db, 'serve', '--port', '0', '--quiet']);
+    const port = new URL(first.url).port;
+    const home = await tempDir('romidb-home-');
+    const second = await collect(spawnCli(['--db', db, 'serve', '--port', port, '--quiet'], { home }));
+    expect(second.code).toBe(1);
+    expect(second.err.trim().split('\n')).toHaveLength(1);
+    expect(second.err).toMatch(/EADDRINUSE|in use/);
+    first.child.kill('SIGTERM');
+    expect((await first.done).code).toBe(0);
+  });
+});

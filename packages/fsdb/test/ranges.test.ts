@@ -1,0 +1,74 @@
+// FsBackend reads a range from its start and stops at its end: every read it makes is inside the
+// range, and together they read its bytes once, never the whole file (the contract itself is in
+// the Backend suite).
+import nodeFs from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { toKey, type ByteRange } from '@romi/db-core';
+import { FsBackend, type FsLike } from '../src/index.js';
+
+const MiB = 1024 * 1024;
+const SIZE = 8 * MiB + 5;
+
+type FileHandle = Awaited<ReturnType<FsLike['promises']['open']>>;
+
+/** node:fs whose file handles record every read: "read <position>+<bytes read>", and any other way of reading. */
+function recordingFs(log: string[]): FsLike {
+  const record = (handle: FileHandle): FileHandle =>
+    new Proxy(handle, {
+      get(target, name) {
+        const value = Reflect.get(target, name) as unknown;
+        if (typeof value !== 'function') return value;
+        if (name === 'read') {
+          return async (buffer: Uint8Array, offset: number, length: number, position: number) => {
+            const result = await target.read(buffer, offset, length, position);
+            log.push(`read ${position}+${result.bytesRead}`);
+            return result;
+          };
+        }
+        if (name === 'readFile' || name === 'createReadStream' || name === 'readableWebStream' || name === 'readv') log.push(String(name));
+        return (value as (...args: unknown[]) => unknown).bind(target);
+      },
+    });
+  const promises = new Proxy(nodeFs.promises, {
+    get(target, name) {
+      if (name !== 'open') return Reflect.get(target, name) as unknown;
+      return async (...args: Parameters<typeof nodeFs.promises.open>) => record(await target.open(...args));
+    },
+  });
+  return new Proxy(nodeFs, { get: (target, name) => (name === 'promises' ? promises : Reflect.get(target, name)) });
+}
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(`${tmpdir()}/romidb-ranges-`);
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+it('reads only the bytes of a range, from its start', async () => {
+  const data = new Uint8Array(SIZE).map((_, i) => i % 251);
+  await new FsBackend(dir).put(toKey('x.bin'), data);
+  const log: string[] = [];
+  const backend = new FsBackend(dir, { fs: recordingFs(log) });
+  const cases: Array<[ByteRange, string[]]> = [
+    [{ start: 3 * MiB + 5, end: 3 * MiB + 15 }, [`read ${3 * MiB + 5}+10`]],
+    [{ start: MiB - 3, end: MiB + 4 }, [`read ${MiB - 3}+7`]],
+    [{ start: MiB - 3, end: 3 * MiB - 4 }, [`read ${MiB - 3}+${MiB}`, `read ${2 * MiB - 3}+${MiB - 1}`]],
+    [{ start: SIZE - 5, end: SIZE + MiB }, [`read ${SIZE - 5}+5`, `read ${SIZE}+0`]],
+    [{ start: SIZE - 5 }, [`read ${SIZE - 5}+5`, `read ${SIZE}+0`]],
+    [{ start: SIZE + 7 }, [`read ${SIZE + 7}+0`]],
+    [{ start: 12, end: 12 }, []],
+  ];
+  for (const [range, reads] of cases) {
+    log.length = 0;
+    const { stream, meta } = await backend.getStream(toKey('x.bin'), { range });
+    const parts: Uint8Array[] = [];
+    for await (const part of stream as unknown as AsyncIterable<Uint8Array>) parts.push(part);
+    expect(Buffer.compare(Buffer.concat(parts), data.subarray(range.start, range.end)), JSON.stringify(range)).toBe(0);
+    expect(meta.size).toBe(SIZE);
+    expect(log, JSON.stringify(range)).toEqual(reads);
+  }
+});

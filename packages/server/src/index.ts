@@ -1,0 +1,9 @@
+/**
+ * @romi/server: plantdb 0.15's REST API (the reading side, with the webcache) over any romidb
+ * database: a local folder, memory or S3. See README.md for the routes and where they differ
+ * from plantdb.
+ */
+export { createServer, VERSION, type ServerOptions } from './server.js';
+export { DEFAULT_RATE_LIMITS, type RateLimitGroup } from './context.js';
+export { buildScanInfo, plantdbScanMetadata, type ScanInfo, type Pose } from './scan-info.js';
+export { webcacheName, type WebcacheOptions } from './webcache.js';

@@ -1,0 +1,138 @@
+/**
+ * createServer: plantdb 0.15's REST API (the reading side) over any romidb database, on
+ * Fastify. Routes are in routes/, scanInfo in scan-info.ts, its cache in catalog.ts, file
+ * answers in send.ts, thumbnails and previews in webcache.ts.
+ */
+import { createRequire } from 'node:module';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import compress from '@fastify/compress';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import { InvalidArgumentError, openDB, type Backend, type DB } from '@romi/db-core';
+import { ScanCatalog } from './catalog.js';
+import { DEFAULT_RATE_LIMITS, type RateLimitGroup, type RouteContext } from './context.js';
+import { assertRouteId, describeError } from './http-errors.js';
+import { registerAssetRoutes } from './routes/assets.js';
+import { registerBaseRoutes } from './routes/base.js';
+import { registerDataRoutes } from './routes/data.js';
+import { registerScanRoutes } from './routes/scans.js';
+import { Webcache, type WebcacheOptions } from './webcache.js';
+
+export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+export interface ServerOptions {
+  /** The database: an object (connected read-only here if it is not connected), or a location for openDB. */
+  db: DB | string;
+  /** Serve every route under this path (e.g. '/api'). */
+  prefix?: string;
+  /** Fastify's logger: false (default), true, or pino options. */
+  logger?: FastifyServerOptions['logger'];
+  /** Access-Control-Allow-Origin: '*' (default, as plantdb), false for none, or allowed origins. */
+  cors?: boolean | string[];
+  /** Requests per minute and client per route group (DEFAULT_RATE_LIMITS), or false for none. */
+  rateLimit?: false | Partial<Record<RateLimitGroup, number>>;
+  /** Take the client address from X-Forwarded-For (behind a reverse proxy). */
+  trustProxy?: boolean;
+  /** How often changed scans are looked for, in ms (default 10 s; 0: only on /refresh). See catalog.ts. */
+  refreshIntervalMs?: number;
+  /** Parallel storage reads when building many scan infos (default 16). */
+  concurrency?: number;
+  webcache?: WebcacheOptions;
+}
+
+/** The romidb database a DB object is (the server reads its storage directly for files and the webcache). */
+function backendOf(db: DB): Backend {
+  const backend = (db as { backend?: Backend }).backend;
+  if (!backend || typeof backend.getStream !== 'function') throw new InvalidArgumentError('createServer needs a database made by romidb (FSDB, MemDB, S3DB or openDB)');
+  return backend;
+}
+
+/**
+ * A Fastify instance answering plantdb's GET routes; `listen()` it, `close()` it (which stops
+ * the background refresh and disconnects a database it connected itself).
+ */
+export async function createServer(opts: ServerOptions): Promise<FastifyInstance> {
+  const db = typeof opts.db === 'string' ? await openDB(opts.db) : opts.db;
+  const backend = backendOf(db);
+  const ownConnection = !db.isConnected;
+  if (ownConnection) await db.connect({ readOnly: true });
+
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    trustProxy: opts.trustProxy ?? false,
+    // Long paths are refused by the routes themselves, with a JSON answer.
+    routerOptions: { maxParamLength: 4096, ignoreDuplicateSlashes: false },
+  });
+  const catalog = new ScanCatalog(db, backend, {
+    concurrency: opts.concurrency ?? 16,
+    onError: (err) => app.log.warn({ err }, 'background refresh failed'),
+  });
+  let warnedReadOnly = false;
+  const webcache = new Webcache(backend, {
+    ...opts.webcache,
+    onWriteError: (err, key) => {
+      if (!warnedReadOnly) app.log.warn({ err, key }, 'webcache entries cannot be written: previews are made for each request');
+      warnedReadOnly = true;
+      opts.webcache?.onWriteError?.(err, key);
+    },
+  });
+  app.addHook('onClose', async () => {
+    await catalog.stop();
+    if (ownConnection) await db.disconnect();
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const described = describeError(err);
+    const validation = (err as { validation?: Array<{ instancePath?: string }>; validationContext?: string }).validation;
+    if (validation && (err as { validationContext?: string }).validationContext === 'params') {
+      const field = validation[0]?.instancePath?.replace(/^\//, '') ?? '';
+      try {
+        assertRouteId(String((req.params as Record<string, unknown>)[field] ?? ''));
+      } catch (idError) {
+        described.body.message = (idError as Error).message;
+      }
+    }
+    if (described.internal) req.log.error({ err }, 'request failed');
+    return reply.code(described.status).type('application/json; charset=utf-8').send(described.body);
+  });
+
+  if (opts.cors !== false) await app.register(cors, { origin: opts.cors === undefined || opts.cors === true ? '*' : opts.cors });
+  // JSON only: images, clouds and archives are compressed already or too big to be worth it.
+  await app.register(compress, { encodings: ['gzip'], customTypes: /^application\/json\b/ });
+  const limits = opts.rateLimit === false ? undefined : { ...DEFAULT_RATE_LIMITS, ...opts.rateLimit };
+  if (limits) {
+    await app.register(rateLimit, {
+      global: false,
+      errorResponseBuilder: (_req, context) => ({ statusCode: 429, message: `Rate limit exceeded. Please try again in ${Math.ceil(context.ttl / 1000)} s.`, code: 'ROMI_RATE_LIMITED' }),
+    });
+  }
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'romidb REST API (plantdb 0.15 compatible)', version: VERSION, description: 'The plantdb REST API over a romidb database (local folder, memory or S3).' },
+      tags: ['base', 'scans', 'filesets', 'files', 'assets'].map((name) => ({ name })),
+    },
+  });
+
+  await app.register(
+    async (scope) => {
+      const ctx: RouteContext = {
+        app: scope,
+        db,
+        backend,
+        catalog,
+        webcache,
+        limited: (group) => (limits ? { config: { rateLimit: { max: limits[group], timeWindow: 60_000 } } } : {}),
+      };
+      registerBaseRoutes(ctx, VERSION);
+      registerScanRoutes(ctx);
+      registerDataRoutes(ctx);
+      registerAssetRoutes(ctx);
+    },
+    { prefix: opts.prefix ?? '' },
+  );
+
+  await app.ready();
+  catalog.start(opts.refreshIntervalMs ?? 10_000);
+  return app;
+}

@@ -1,0 +1,3 @@
+import { romiProject } from '../../tools/vitest-project.js';
+
+export default romiProject('server');
