@@ -48,6 +48,22 @@ module.exports = {
       to: { pathNot: ['^packages/db-core/src/(?!node\\.ts$)', '(^|/)node_modules/lossless-json/'] },
     },
     {
+      name: 'server-is-an-application',
+      severity: 'error',
+      comment:
+        '@romi/server (Fastify, plantdb\'s REST API) sits on top: the CLI, bench/ and tools/ may import it, the ' +
+        'storage, codec and test packages never do (they would pull a web framework into every user of romidb).',
+      from: { path: '^packages/(?!server/|cli/)[^/]+/' },
+      to: { path: '^packages/server/' },
+    },
+    {
+      name: 'server-below-the-cli',
+      severity: 'error',
+      comment: '@romi/server is a library the CLI uses (romidb serve): it never imports @romi/cli.',
+      from: { path: '^packages/server/' },
+      to: { path: '^packages/cli/' },
+    },
+    {
       name: 'not-to-unresolvable',
       severity: 'error',
       comment: 'An import that does not resolve (a typo, or a package missing from package.json) would hide from the rules above.',

@@ -1,6 +1,7 @@
 // Run by tools/pack-test/run.mjs inside an empty project where the packed tarballs were installed
 // with npm: plain `node`, no source condition, so every import below is the package's built dist.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { S3DB } from '@romi/s3db';
 import { decodeNpy, encodeNpy, ndarray } from '@romi/io';
 import { main, VERSION } from '@romi/cli';
 import { describeConformance } from '@romi/db-conformance';
+import { createServer, VERSION as SERVER_VERSION } from '@romi/server';
 
 const checks = [];
 const check = (name, fn) => checks.push([name, fn]);
@@ -84,6 +86,68 @@ check('@romi/cli: main() in-process, VERSION is the packed version', async () =>
   const code = await main(['node', 'romidb', '--version'], { stdout: stream, stderr: stream, env: {} });
   assert.equal(code, 0);
   assert.equal(out.join('').trim(), VERSION);
+});
+
+check('@romi/server: createServer over a MemDB answers /health and /scans on a free port', async () => {
+  const manifest = JSON.parse(await readFile(new URL('node_modules/@romi/server/package.json', import.meta.url), 'utf8'));
+  assert.equal(SERVER_VERSION, manifest.version);
+  const db = new MemDB();
+  await db.connect();
+  await db.createScan('plant_001');
+  const app = await createServer({ db, rateLimit: false });
+  try {
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const health = await fetch(`${url}/health`);
+    assert.equal(health.status, 200);
+    const body = await health.json();
+    assert.equal(body.status, 'healthy');
+    assert.equal(body.database.scan_count, 1);
+    assert.deepEqual(await (await fetch(`${url}/scans`)).json(), ['plant_001']);
+  } finally {
+    await app.close();
+    await db.disconnect();
+  }
+});
+
+check('the installed romidb bin: serve --port 0 --json answers /health, SIGTERM stops it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'romidb-packed-serve-'));
+  try {
+    await FSDB.init(dir);
+    const db = new FSDB(dir);
+    await db.connect();
+    await db.createScan('s');
+    await db.disconnect();
+    const bin = new URL('node_modules/.bin/romidb', import.meta.url).pathname;
+    const child = spawn(bin, ['serve', '--db', dir, '--port', '0', '--json', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? signal)));
+    try {
+      // --json prints one JSON document, {"url": …, "db": …}, once listening.
+      const url = await new Promise((resolve, reject) => {
+        let out = '';
+        let err = '';
+        const timer = setTimeout(() => reject(new Error(`no url within 30 s; stderr: ${err}`)), 30_000);
+        child.stderr.on('data', (d) => (err += d));
+        child.stdout.on('data', (d) => {
+          out += d;
+          try {
+            resolve(JSON.parse(out).url);
+            clearTimeout(timer);
+          } catch {
+            // not the whole document yet
+          }
+        });
+        exited.then((code) => reject(new Error(`exited ${code} before printing its url; stdout: ${out}; stderr: ${err}`)));
+      });
+      assert.match(url, /^http:\/\/127\.0\.0\.1:[1-9]\d*$/);
+      const health = await (await fetch(`${url}/health`)).json();
+      assert.equal(health.database.scan_count, 1);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, 'exit code after SIGTERM');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 check('@romi/db-conformance loads beside vitest', () => {

@@ -8,6 +8,7 @@ import { S3DB } from '@romi/s3db';
 import { decodeNpy, encodeNpy, ndarray, type Image, type NDArray } from '@romi/io';
 import { main, VERSION, type CliIO } from '@romi/cli';
 import { describeConformance } from '@romi/db-conformance';
+import { createServer, VERSION as SERVER_VERSION, type ServerOptions } from '@romi/server';
 
 export async function roundTrip(): Promise<Uint8Array> {
   const db = new MemDB();
@@ -65,3 +66,16 @@ export async function cli(io: CliIO): Promise<number> {
 }
 
 export const suite: typeof describeConformance = describeConformance;
+
+export async function serve(): Promise<string> {
+  const db = new MemDB();
+  const opts: ServerOptions = { db, prefix: '/api', rateLimit: { files: 600 }, refreshIntervalMs: 0 };
+  // @ts-expect-error: db is required
+  await createServer({ prefix: '/api' });
+  const app = await createServer(opts);
+  const version: string = SERVER_VERSION;
+  void version;
+  const url: string = await app.listen({ host: '127.0.0.1', port: 0 });
+  await app.close();
+  return url;
+}
