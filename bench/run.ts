@@ -22,6 +22,8 @@ interface Row {
   target?: string;
   met?: boolean;
   note?: string;
+  /** Figures behind the row besides times (W8: req/s, MB/s, latencies, RSS). */
+  metrics?: Record<string, number>;
 }
 
 const args = process.argv.slice(2);
@@ -327,6 +329,12 @@ async function codecs(): Promise<void> {
   }
 }
 
+/** W8 server: bench/server.ts, @romi/server against raw node:http and sharp. */
+async function server(): Promise<void> {
+  const { runServerBench } = await import('./server.js');
+  for (const r of await runServerBench({ quick })) record({ ...r, backend: 'server' });
+}
+
 // ---- main ----
 
 const started = performance.now();
@@ -346,6 +354,7 @@ for (const t of list) {
 const s3 = list.find((t) => t.name === 's3db');
 if (want('W6') && s3 && batchFsdb) await mirrorToS3(batchFsdb, s3);
 if (want('W7')) await codecs();
+if (want('W8')) await server();
 for (const t of list) await t.close?.();
 
 const totalS = (performance.now() - started) / 1000;

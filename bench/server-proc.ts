@@ -1,0 +1,84 @@
+/**
+ * One HTTP server of bench/server.ts in a process of its own, so that its RSS is its own and the
+ * load generator (autocannon, in the bench's process) does not share its event loop.
+ *
+ * Started by fork() with the ts-register hooks and one JSON argument:
+ *   {"kind":"romidb","root":DIR}  @romi/server's createServer over the FSDB folder DIR;
+ *   {"kind":"raw","files":{"/url":{"path":FILE,"type":MIME,"memory"?:true}}}  node:http answering
+ *     each URL path with createReadStream(FILE).pipe(res) (Content-Length from one stat made on
+ *     the first request), or with the file's bytes read once at start-up when `memory` is set (an
+ *     answer a server keeps in memory, as the catalog keeps /scans_info).
+ * Sends {port} when it listens; answers the message 'usage' with {rss, maxRss, cpuUs}: RSS and
+ * the process's peak RSS (getrusage) in bytes, CPU time used so far (user + system) in µs;
+ * exits when the bench disconnects or sends 'close'.
+ */
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { FSDB } from '@romi/fsdb';
+import { createServer } from '@romi/server';
+
+type Config = { kind: 'romidb'; root: string } | { kind: 'raw'; files: Record<string, { path: string; type: string; memory?: boolean }> };
+
+const config = JSON.parse(process.argv[2]!) as Config;
+let close: () => Promise<unknown>;
+let port: number;
+
+if (config.kind === 'romidb') {
+  const app = await createServer({ db: new FSDB(config.root), rateLimit: false, refreshIntervalMs: 0 });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  port = (app.server.address() as AddressInfo).port;
+  close = () => app.close();
+} else {
+  const files = config.files;
+  const memory = new Map<string, Buffer>();
+  for (const [url, f] of Object.entries(files)) if (f.memory) memory.set(url, await readFile(f.path));
+  const sizes = new Map<string, number>();
+  const server: Server = createHttpServer((req, res) => {
+    const url = req.url!.split('?')[0]!;
+    const file = files[url];
+    if (!file) {
+      res.writeHead(404).end();
+      return;
+    }
+    const bytes = memory.get(url);
+    if (bytes) {
+      res.writeHead(200, { 'Content-Type': file.type, 'Content-Length': bytes.length }).end(bytes);
+      return;
+    }
+    const send = (size: number) => {
+      res.writeHead(200, { 'Content-Type': file.type, 'Content-Length': size });
+      createReadStream(file.path).pipe(res);
+    };
+    const size = sizes.get(url);
+    if (size !== undefined) send(size);
+    else {
+      void stat(file.path).then(
+        (st) => {
+          sizes.set(url, st.size);
+          send(st.size);
+        },
+        () => res.writeHead(404).end(),
+      );
+    }
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as AddressInfo).port;
+  close = () => new Promise((resolve) => server.close(resolve));
+}
+
+const stop = async () => {
+  await Promise.race([close(), new Promise((resolve) => setTimeout(resolve, 2_000))]);
+  process.exit(0);
+};
+process.on('disconnect', () => void stop());
+process.on('message', (m) => {
+  if (m === 'usage') {
+    const cpu = process.cpuUsage();
+    process.send!({ rss: process.memoryUsage.rss(), maxRss: process.resourceUsage().maxRSS * 1024, cpuUs: cpu.user + cpu.system });
+  }
+  else if (m === 'close') void stop();
+});
+process.send!({ port });

@@ -1,0 +1,475 @@
+/**
+ * W8 server: @romi/server (Fastify, over an FSDB folder) against a raw node:http server or sharp
+ * alone, measured in the same run. Both servers run in child processes (bench/server-proc.ts),
+ * the load (autocannon, or one request at a time for latencies) comes from this process.
+ *
+ *   W8a /files of a 1.4 MB JPEG and a 20 MB PLY vs createReadStream(path).pipe(res): throughput
+ *   W8b a cached thumbnail (/image?size=thumb, webcache warm) vs the raw server on the cached file
+ *   W8c /scans_info of 2,000 scans: warm p50 / p99 vs the same bytes from memory; the cold first call
+ *       vs reading what scanInfo is made of (files.json and metadata JSON) with node:fs
+ *   W8d the first thumbnail of a 1440×1080 JPEG (webcache entry deleted before each request) vs sharp alone
+ *   W8e peak RSS of each server process under 64 downloads at once of a 200 MB file
+ *
+ * Timings are reported, never asserted. Each row's ratio is time / baseline time (for throughput,
+ * raw throughput / romidb throughput).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { Agent, get as httpGet } from 'node:http';
+import { tmpdir } from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import autocannon from 'autocannon';
+import sharp from 'sharp';
+import { mapLimit } from '@romi/db-core';
+import { FSDB } from '@romi/fsdb';
+import { encodePointCloud, thumbnailSize } from '@romi/io';
+import { webcacheName } from '@romi/server';
+
+export interface ServerBenchRow {
+  workload: string;
+  ms: number;
+  baselineMs: number;
+  target?: string;
+  met?: boolean;
+  note?: string;
+  /** The figures behind the row (req/s, MB/s, latencies, RSS), for results/*.json. */
+  metrics?: Record<string, number>;
+}
+
+const REAL_IMAGES = fileURLToPath(new URL('../test-fixtures/server-db/real_plant/images/', import.meta.url));
+const PROC = fileURLToPath(new URL('server-proc.ts', import.meta.url));
+const TS_REGISTER = pathToFileURL(fileURLToPath(new URL('../tools/ts-register.mjs', import.meta.url))).href;
+const SCAN = 'bench';
+const MB = 1e6;
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const percentile = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;
+
+// ---- servers in child processes ----
+
+interface Usage {
+  rss: number;
+  maxRss: number;
+  cpuUs: number;
+}
+
+interface Child {
+  url: string;
+  usage(): Promise<Usage>;
+  close(): Promise<void>;
+}
+
+type ProcConfig = { kind: 'romidb'; root: string } | { kind: 'raw'; files: Record<string, { path: string; type: string; memory?: boolean }> };
+
+async function startChild(config: ProcConfig): Promise<Child> {
+  const child: ChildProcess = fork(PROC, [JSON.stringify(config)], {
+    execArgv: ['--conditions=source', '--import', TS_REGISTER],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m) => resolve((m as { port: number }).port));
+    child.once('exit', (code) => reject(new Error(`bench server (${config.kind}) exited with ${code} before listening`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    usage: () =>
+      new Promise((resolve) => {
+        child.once('message', (m) => resolve(m as Usage));
+        child.send('usage');
+      }),
+    close: async () => {
+      if (child.connected) child.send('close');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
+}
+
+// ---- clients ----
+
+interface Load {
+  /** Wall time. */
+  ms: number;
+  /** Complete answers. */
+  requests: number;
+  /** Bytes received. */
+  bytes: number;
+  /** CPU time of the server process during the load. */
+  serverCpuMs: number;
+}
+
+/**
+ * `amount` GETs of `url` over `connections` connections with autocannon; every answer must be a 200. autocannon keeps each answer's body as a string (about
+ * 40 MB/s here: it would measure itself, not the server): that accumulation is turned off.
+ */
+async function load(child: Child, url: string, connections: number, until: { amount: number }): Promise<Load> {
+  const before = await child.usage();
+  const r = await autocannon({
+    url,
+    connections,
+    amount: until.amount,
+    // autocannon looks whether it is done every sampleInt ms (1 s by default).
+    sampleInt: 20,
+    timeout: 300,
+    setupClient: (client) => {
+      (client as unknown as { pipelinedRequests: { addBody(data: unknown): void } }).pipelinedRequests.addBody = () => {};
+    },
+  });
+  const after = await child.usage();
+  if (r.errors || r.timeouts || r.non2xx || r['2xx'] !== until.amount) {
+    throw new Error(`${url}: ${r['2xx']} answers were 200 (${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx)`);
+  }
+  return { ms: r.duration * 1000, requests: r.requests.total, bytes: r.throughput.total, serverCpuMs: (after.cpuUs - before.cpuUs) / 1000 };
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+
+/** One GET, its body read whole; the time from sending to the last byte. */
+function timedGet(url: string, headers: Record<string, string> = {}): Promise<{ ms: number; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    httpGet(url, { agent, headers }, (res) => {
+      let bytes = 0;
+      res.on('data', (c: Buffer) => (bytes += c.length));
+      res.on('end', () => {
+        if (res.statusCode !== 200) reject(new Error(`${url}: ${res.statusCode}`));
+        else resolve({ ms: performance.now() - t0, bytes });
+      });
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+const rate = (l: Load) => ({ rps: l.requests / (l.ms / 1000), mbps: l.bytes / MB / (l.ms / 1000) });
+
+/** The same load on both servers, alternately, after a smaller untimed one on each; the runs of median time. */
+async function pairLoads(romidb: [Child, string], raw: [Child, string], connections: number, amount: number, runs: number): Promise<[Load, Load]> {
+  const warm = { amount: Math.max(connections, Math.ceil(amount / 4)) };
+  await load(...raw, connections, warm);
+  await load(...romidb, connections, warm);
+  const a: Load[] = [];
+  const b: Load[] = [];
+  for (let i = 0; i < runs; i++) {
+    b.push(await load(...raw, connections, { amount }));
+    a.push(await load(...romidb, connections, { amount }));
+  }
+  const pick = (ls: Load[]) => ls.find((l) => l.ms === median(ls.map((x) => x.ms)))!;
+  return [pick(a), pick(b)];
+}
+
+/**
+ * A throughput row: ms is wall time per answer (so the ratio is raw throughput / romidb
+ * throughput); the note adds the servers' CPU time per answer, which the client does not bound.
+ */
+function throughputRow(workload: string, romidb: Load, raw: Load, connections: number): ServerBenchRow {
+  const a = rate(romidb);
+  const b = rate(raw);
+  const cpuA = (romidb.serverCpuMs / romidb.bytes) * MB;
+  const cpuB = (raw.serverCpuMs / raw.bytes) * MB;
+  const ratio = a.mbps / b.mbps;
+  return {
+    workload,
+    ms: romidb.ms / romidb.requests,
+    baselineMs: raw.ms / raw.requests,
+    target: 'throughput ≥ 0.8× raw',
+    met: ratio >= 0.8,
+    note: `${connections} connections: ${a.rps.toFixed(0)} req/s ${a.mbps.toFixed(0)} MB/s vs raw ${b.rps.toFixed(0)} req/s ${b.mbps.toFixed(0)} MB/s = ${ratio.toFixed(2)}× raw; server CPU ${cpuA.toFixed(2)} vs ${cpuB.toFixed(2)} ms/MB`,
+    metrics: {
+      rps: round(a.rps),
+      mbps: round(a.mbps),
+      rawRps: round(b.rps),
+      rawMbps: round(b.mbps),
+      throughputRatio: round(ratio, 3),
+      serverCpuMsPerMB: round(cpuA, 3),
+      rawServerCpuMsPerMB: round(cpuB, 3),
+    },
+  };
+}
+
+// ---- data ----
+
+/** A JPEG signature and random bytes: /files streams bytes, it never decodes them. */
+function fakeJpeg(size: number): Uint8Array {
+  const bytes = randomBytes(size);
+  bytes.set([0xff, 0xd8, 0xff, 0xe0], 0);
+  return bytes;
+}
+
+/** A binary PLY of about `size` bytes (points and colours, as Open3D writes them). */
+function ply(size: number): Uint8Array {
+  const n = Math.floor(size / 27);
+  const points = new Float64Array(n * 3);
+  for (let i = 0; i < points.length; i++) points[i] = Math.sin(i) * 100;
+  const colors = new Uint8Array(n * 3).map((_, i) => i & 255);
+  return encodePointCloud({ points, colors }, { format: 'binary_little_endian' });
+}
+
+interface FilesDb {
+  root: string;
+  files: { photo: string; cloud: string; big: string };
+  images: string[];
+}
+
+/** Scan `bench`: fileset `data` (photo.jpg, cloud.ply, big.bin) and `images` (the real 1440×1080 JPEGs). */
+async function filesDb(dir: string, bigBytes: number): Promise<FilesDb> {
+  const root = `${dir}/files-db`;
+  await mkdir(root);
+  const db = await FSDB.init(root);
+  await db.connect();
+  const scan = await db.createScan(SCAN, { metadata: { object: { species: 'arabidopsis' } } });
+  const data = await scan.createFileset('data');
+  await data.createFiles([
+    { id: 'photo', data: fakeJpeg(1_400_000), ext: 'jpg' },
+    { id: 'cloud', data: ply(20 * MB), ext: 'ply' },
+  ]);
+  const big = await data.createFile('big');
+  await big.writeBytes(randomBytes(bigBytes), 'bin');
+  const images = (await readdir(REAL_IMAGES)).filter((f) => f.endsWith('.jpg')).sort();
+  const fs = await scan.createFileset('images');
+  await fs.createFiles(await Promise.all(images.map(async (f) => ({ id: f.replace(/\.jpg$/, ''), data: await readFile(`${REAL_IMAGES}${f}`), ext: 'jpg', metadata: { channel: 'rgb' } }))));
+  await db.disconnect();
+  return {
+    root,
+    files: { photo: `${root}/${SCAN}/data/photo.jpg`, cloud: `${root}/${SCAN}/data/cloud.ply`, big: `${root}/${SCAN}/data/big.bin` },
+    images: images.map((f) => f.replace(/\.jpg$/, '')),
+  };
+}
+
+/** `n` scans, each with scan metadata and an images fileset of 3 small files with metadata (what scanInfo reads). */
+async function scansDb(dir: string, n: number): Promise<{ root: string; ids: string[]; ms: number }> {
+  const root = `${dir}/scans-db`;
+  await mkdir(root);
+  const t0 = performance.now();
+  const db = await FSDB.init(root);
+  await db.connect();
+  const ids = Array.from({ length: n }, (_, i) => `scan_${String(i).padStart(4, '0')}`);
+  const image = fakeJpeg(2_000);
+  await mapLimit(ids, 8, async (id, i) => {
+    const scan = await db.createScan(id, {
+      metadata: { object: { species: i % 10 === 0 ? 'tomato' : 'arabidopsis', environment: 'lab', plant_id: `p${i}` }, acquisition_date: '2024-05-01 10:00:00' },
+    });
+    const fs = await scan.createFileset('images', { metadata: { workspace: { x: [0, 800], y: [0, 800], z: [0, 500] } } });
+    await fs.createFiles(
+      [0, 1, 2].map((j) => ({ id: `${String(j).padStart(5, '0')}_rgb`, data: image, ext: 'jpg', metadata: { channel: 'rgb', shot_id: String(j).padStart(6, '0'), pose: [j * 10, 50, 80, 270, 0] } })),
+      { concurrency: 4 },
+    );
+  });
+  await db.disconnect();
+  return { root, ids, ms: performance.now() - t0 };
+}
+
+// ---- workloads ----
+
+interface Opts {
+  quick: boolean;
+}
+
+/** W8a and W8b: throughput of stored files and of a cached thumbnail. */
+async function throughput(db: FilesDb, opts: Opts, runs: number): Promise<ServerBenchRow[]> {
+  const romidb = await startChild({ kind: 'romidb', root: db.root });
+  const thumbUrl = `${romidb.url}/image/${SCAN}/images/${db.images[0]}?size=thumb`;
+  await timedGet(thumbUrl); // makes the webcache entry
+  const thumbPath = `${db.root}/${SCAN}/webcache/${webcacheName('image', SCAN, 'images', db.images[0]!, 'thumb')}`;
+  const raw = await startChild({
+    kind: 'raw',
+    files: {
+      '/photo.jpg': { path: db.files.photo, type: 'image/jpeg' },
+      '/cloud.ply': { path: db.files.cloud, type: 'application/ply' },
+      '/thumb.jpeg': { path: thumbPath, type: 'image/jpeg' },
+    },
+  });
+  const rows: ServerBenchRow[] = [];
+  try {
+    const C = 8;
+    const [jpg, jpgRaw] = await pairLoads([romidb, `${romidb.url}/files/${SCAN}/data/photo.jpg`], [raw, `${raw.url}/photo.jpg`], C, opts.quick ? 80 : 600, runs);
+    rows.push(throughputRow('W8a /files JPEG 1.4 MB', jpg, jpgRaw, C));
+    const [cloud, cloudRaw] = await pairLoads([romidb, `${romidb.url}/files/${SCAN}/data/cloud.ply`], [raw, `${raw.url}/cloud.ply`], C, opts.quick ? 16 : 48, runs);
+    rows.push(throughputRow('W8a /files PLY 20 MB', cloud, cloudRaw, C));
+    const thumbBytes = (await stat(thumbPath)).size;
+    const [thumb, thumbRaw] = await pairLoads([romidb, thumbUrl], [raw, `${raw.url}/thumb.jpeg`], C, opts.quick ? 400 : 3_000, runs);
+    rows.push(throughputRow(`W8b cached thumbnail (${(thumbBytes / 1000).toFixed(1)} kB)`, thumb, thumbRaw, C));
+  } finally {
+    await romidb.close();
+    await raw.close();
+  }
+  return rows;
+}
+
+/** W8c: /scans_info, cold and warm, without and with gzip. */
+async function scansInfo(dir: string, opts: Opts): Promise<ServerBenchRow[]> {
+  const n = opts.quick ? 200 : 2_000;
+  const made = await scansDb(dir, n);
+  console.error(`  (W8c setup: ${n} scans × 3 files in ${(made.ms / 1000).toFixed(1)} s)`);
+  // The cold baseline: every object scanInfo is made of, read with node:fs at the server's concurrency (16).
+  const rawRead = async () => {
+    const t0 = performance.now();
+    await mapLimit(made.ids, 16, async (id) => {
+      const s = `${made.root}/${id}`;
+      await Promise.all([`${s}/files.json`, `${s}/metadata/metadata.json`, `${s}/metadata/images.json`].map((p) => readFile(p)));
+      await Promise.all([0, 1, 2].map((j) => readFile(`${s}/metadata/images/${String(j).padStart(5, '0')}_rgb.json`)));
+    });
+    return performance.now() - t0;
+  };
+  await rawRead();
+  const rawCold = await rawRead();
+  const romidb = await startChild({ kind: 'romidb', root: made.root });
+  const rows: ServerBenchRow[] = [];
+  let raw: Child | undefined;
+  try {
+    const url = `${romidb.url}/scans_info`;
+    const cold = await timedGet(url);
+    const body = `${dir}/scans_info.json`;
+    await new Promise<void>((resolve, reject) =>
+      httpGet(url, { agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => writeFile(body, Buffer.concat(chunks)).then(resolve, reject));
+      }).on('error', reject),
+    );
+    raw = await startChild({ kind: 'raw', files: { '/scans_info': { path: body, type: 'application/json; charset=utf-8', memory: true } } });
+    rows.push({
+      workload: `W8c /scans_info cold first call (${n} scans)`,
+      ms: cold.ms,
+      baselineMs: rawCold,
+      note: `${(cold.bytes / 1000).toFixed(0)} kB of JSON; baseline: node:fs reads of each scan's files.json, scan, fileset and file metadata`,
+      metrics: { bytes: cold.bytes },
+    });
+    const N = opts.quick ? 50 : 300;
+    for (const gzip of [false, true]) {
+      const headers: Record<string, string> = gzip ? { 'accept-encoding': 'gzip' } : {};
+      const a: number[] = [];
+      const b: number[] = [];
+      let bytes = 0;
+      for (let i = 0; i < 5; i++) {
+        await timedGet(url, headers);
+        await timedGet(`${raw.url}/scans_info`);
+      }
+      for (let i = 0; i < N; i++) {
+        b.push((await timedGet(`${raw.url}/scans_info`)).ms);
+        const r = await timedGet(url, headers);
+        a.push(r.ms);
+        bytes = r.bytes;
+      }
+      const p50 = percentile(a, 50);
+      const p99 = percentile(a, 99);
+      const what = gzip ? ', Accept-Encoding: gzip' : '';
+      const metrics = { p50: round(p50, 2), p99: round(p99, 2), rawP50: round(percentile(b, 50), 2), rawP99: round(percentile(b, 99), 2), bytes };
+      const note = `${N} sequential GETs, ${(bytes / 1000).toFixed(0)} kB answers; p99 ${p99.toFixed(1)} ms (raw p99 ${percentile(b, 99).toFixed(1)} ms); baseline: the same bytes from memory${gzip ? ' (uncompressed)' : ''}`;
+      rows.push({ workload: `W8c /scans_info warm p50${what}`, ms: p50, baselineMs: metrics.rawP50, target: '≤ 20 ms', met: p50 <= 20, note, metrics });
+      rows.push({ workload: `W8c /scans_info warm p99${what}`, ms: p99, baselineMs: metrics.rawP99, target: '≤ 20 ms', met: p99 <= 20, metrics });
+    }
+  } finally {
+    await romidb.close();
+    await raw?.close();
+  }
+  return rows;
+}
+
+/** W8d: first thumbnails (webcache entry deleted before each request) vs the same resize by sharp alone. */
+async function coldThumbnails(db: FilesDb, opts: Opts): Promise<ServerBenchRow[]> {
+  const romidb = await startChild({ kind: 'romidb', root: db.root });
+  const webcache = `${db.root}/${SCAN}/webcache`;
+  const clearCache = async () => {
+    for (const f of await readdir(webcache).catch(() => [] as string[])) await rm(`${webcache}/${f}`, { force: true });
+  };
+  const sources = await Promise.all(db.images.map((id) => readFile(`${db.root}/${SCAN}/images/${id}.jpg`)));
+  const meta = await sharp(sources[0]).metadata();
+  const size = thumbnailSize(meta.width!, meta.height!, 150);
+  // What resizeImage asks libvips for (packages/io/src/thumbnail.ts), the source read from disk as the server reads it.
+  const sharpAlone = async (i: number) => {
+    const src = await readFile(`${db.root}/${SCAN}/images/${db.images[i]}.jpg`);
+    await sharp(src, { failOn: 'error', limitInputPixels: false })
+      .resize(size.width, size.height, { fit: 'fill', kernel: 'cubic', fastShrinkOnLoad: false })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .jpeg({ quality: 84, chromaSubsampling: '4:2:0', optimizeCoding: true })
+      .toBuffer();
+  };
+  const a: number[] = [];
+  const b: number[] = [];
+  try {
+    const rounds = opts.quick ? 1 : 5;
+    await clearCache();
+    await timedGet(`${romidb.url}/image/${SCAN}/images/${db.images[0]}?size=thumb`);
+    await sharpAlone(0);
+    for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < db.images.length; i++) {
+        await clearCache();
+        let t0 = performance.now();
+        await sharpAlone(i);
+        b.push(performance.now() - t0);
+        a.push((await timedGet(`${romidb.url}/image/${SCAN}/images/${db.images[i]}?size=thumb`)).ms);
+      }
+    }
+  } finally {
+    await romidb.close();
+  }
+  const ms = median(a);
+  const base = median(b);
+  return [
+    {
+      workload: `W8d first thumbnail of a ${meta.width}×${meta.height} JPEG`,
+      ms,
+      baselineMs: base,
+      target: '≤ 1.2× sharp',
+      met: ms / base <= 1.2,
+      note: `${a.length} cold requests over ${db.images.length} images, one at a time; baseline: readFile + the same sharp pipeline in this process`,
+      metrics: { p50: round(ms, 2), sharpP50: round(base, 2) },
+    },
+  ];
+}
+
+/** W8e: peak RSS of each server process (fresh) under `connections` downloads at once of the big file. */
+async function memory(db: FilesDb, bigBytes: number, opts: Opts): Promise<ServerBenchRow[]> {
+  const connections = opts.quick ? 16 : 64;
+  const limit = 300;
+  const measure = async (config: ProcConfig, path: string) => {
+    const child = await startChild(config);
+    try {
+      const idle = await child.usage();
+      const l = await load(child, `${child.url}${path}`, connections, { amount: connections });
+      const peak = await child.usage();
+      return { idle: idle.rss / MB, peak: peak.maxRss / MB, load: l };
+    } finally {
+      await child.close();
+    }
+  };
+  const raw = await measure({ kind: 'raw', files: { '/big.bin': { path: db.files.big, type: 'application/octet-stream' } } }, '/big.bin');
+  const romidb = await measure({ kind: 'romidb', root: db.root }, `/files/${SCAN}/data/big.bin`);
+  return [
+    {
+      workload: `W8e peak RSS, ${connections} downloads at once of ${(bigBytes / MB).toFixed(0)} MB`,
+      ms: romidb.load.ms,
+      baselineMs: raw.load.ms,
+      target: `peak RSS < ${limit} MB`,
+      met: romidb.peak < limit,
+      note: `romidb server peak RSS ${romidb.peak.toFixed(0)} MB (idle ${romidb.idle.toFixed(0)} MB), raw node:http ${raw.peak.toFixed(0)} MB (idle ${raw.idle.toFixed(0)} MB); ${rate(romidb.load).mbps.toFixed(0)} vs ${rate(raw.load).mbps.toFixed(0)} MB/s`,
+      metrics: { peakRssMB: round(romidb.peak), idleRssMB: round(romidb.idle), rawPeakRssMB: round(raw.peak), rawIdleRssMB: round(raw.idle), mbps: round(rate(romidb.load).mbps), rawMbps: round(rate(raw.load).mbps) },
+    },
+  ];
+}
+
+/** Every W8 workload, on data made in a temporary folder (removed at the end). */
+export async function runServerBench(opts: Opts): Promise<ServerBenchRow[]> {
+  const dir = await mkdtemp(`${tmpdir()}/romidb-bench-server-`);
+  const bigBytes = opts.quick ? 20 * MB : 200 * MB;
+  const rows: ServerBenchRow[] = [];
+  try {
+    const db = await filesDb(dir, bigBytes);
+    rows.push(...(await throughput(db, opts, opts.quick ? 1 : 3)));
+    rows.push(...(await coldThumbnails(db, opts)));
+    rows.push(...(await scansInfo(dir, opts)));
+    rows.push(...(await memory(db, bigBytes, opts)));
+  } finally {
+    agent.destroy();
+    await rm(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
