@@ -20,7 +20,7 @@ async function startServe(args: string[]) {
     let seen = '';
     child.stdout!.on('data', (c: Buffer) => {
       seen += c.toString('utf8');
-      const m = seen.match(/"url":"([^"]+)"/);
+      const m = seen.match(/"url":\s*"([^"]+)"/);
       if (m) resolve(m[1]!);
     });
     void done.then((r) => reject(new Error(`serve exited ${r.code}: ${r.err}`)));

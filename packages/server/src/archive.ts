@@ -12,7 +12,7 @@ import { isInternalKey, keys, toKey, type Backend } from '@romi/db-core';
 const DEFLATE = /\.(json|toml|txt|csv|yaml|yml|obj|mtl)$/i;
 
 /** The entries of the scan's archive, in key order. */
-export async function archiveEntries(backend: Backend, scan: string, signal?: AbortSignal): Promise<Array<{ key: string; name: string; mtime?: Date; size: number }>> {
+async function archiveEntries(backend: Backend, scan: string, signal?: AbortSignal): Promise<Array<{ key: string; name: string; mtime?: Date; size: number }>> {
   const folder = keys.scanFolder(scan);
   const entries: Array<{ key: string; name: string; mtime?: Date; size: number }> = [];
   for await (const e of backend.list(folder, { signal })) {

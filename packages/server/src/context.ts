@@ -39,7 +39,7 @@ export async function routeFile(db: DB, scanId: string, filesetId: string, fileI
 }
 
 /** JSON Schemas shared by the routes (they also make the OpenAPI document). */
-export const idSchema = { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', maxLength: 255 } as const;
+const idSchema = { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', maxLength: 255 } as const;
 export const scanParams = { type: 'object', required: ['scanId'], properties: { scanId: idSchema } } as const;
 export const filesetParams = { type: 'object', required: ['scanId', 'filesetId'], properties: { scanId: idSchema, filesetId: idSchema } } as const;
 export const fileParams = {

@@ -35,7 +35,7 @@ export function contentTypeOf(name: string): string {
   return (dot >= 0 && TYPES[name.slice(dot + 1).toLowerCase()]) || 'application/octet-stream';
 }
 
-export function httpEtag(meta: ObjectMeta): string {
+function httpEtag(meta: ObjectMeta): string {
   return `"${meta.etag.replace(/"/g, '')}"`;
 }
 
@@ -65,7 +65,7 @@ type RangeAnswer = { kind: 'full' } | { kind: 'partial'; range: Required<ByteRan
  * One `bytes=` range of RFC 9110. Anything else (several ranges, another unit, bad syntax) is
  * ignored and the whole object is sent, as the RFC allows; a range starting past the end is 416.
  */
-export function parseRange(header: string | undefined, size: number): RangeAnswer {
+function parseRange(header: string | undefined, size: number): RangeAnswer {
   const m = header?.trim().match(/^bytes=(\d*)-(\d*)$/);
   if (!m || (m[1] === '' && m[2] === '')) return { kind: 'full' };
   const [first, last] = [m[1]!, m[2]!];
@@ -123,7 +123,8 @@ export async function sendObject(req: FastifyRequest, reply: FastifyReply, backe
     const length = range ? range.end - range.start : meta.size;
     reply.header('Content-Length', String(length));
     if (range) reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end - 1}/${meta.size}`);
-    if (req.method === 'HEAD') return reply.send();
+    // An empty stream, not undefined: Fastify's HEAD handler would set Content-Length to 0.
+    if (req.method === 'HEAD') return reply.send(Readable.from([]));
 
     const { stream, meta: read } = await backend.getStream(key, { range, signal });
     if (read.etag !== meta.etag) {

@@ -18,6 +18,7 @@ import { registerBaseRoutes } from './routes/base.js';
 import { registerDataRoutes } from './routes/data.js';
 import { registerScanRoutes } from './routes/scans.js';
 import { Webcache, type WebcacheOptions } from './webcache.js';
+import { drainOnClose } from './drain.js';
 
 export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -77,6 +78,8 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
       opts.webcache?.onWriteError?.(err, key);
     },
   });
+  const drain = drainOnClose(app.server);
+  app.addHook('preClose', async () => drain());
   app.addHook('onClose', async () => {
     await catalog.stop();
     if (ownConnection) await db.disconnect();

@@ -11,11 +11,11 @@ import { decodePointCloud, encodePointCloud, imageSize, resizeImage, voxelDownsa
 import { badRequest, HttpError, notFound } from './http-errors.js';
 
 /** plantdb's named image sizes (max side in pixels). */
-export const IMAGE_SIZES: Readonly<Record<string, number>> = { thumb: 150, large: 1500 };
+const IMAGE_SIZES: Readonly<Record<string, number>> = { thumb: 150, large: 1500 };
 /** Max sides whose images are cached (besides thumb and large): other sizes are sent, not kept. */
-export const CACHED_IMAGE_SIDES: ReadonlySet<number> = new Set([150, 300, 600, 1000, 1500]);
+const CACHED_IMAGE_SIDES: ReadonlySet<number> = new Set([150, 300, 600, 1000, 1500]);
 /** plantdb's preview voxel size (scene units, mm in ROMI scans). */
-export const PREVIEW_VOXEL = 1.8;
+const PREVIEW_VOXEL = 1.8;
 /** Voxel sizes accepted in `size=<float>`: smaller ones would cost as much as the original. */
 const MIN_VOXEL = 0.01;
 const MAX_VOXEL = 1e6;

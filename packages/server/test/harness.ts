@@ -26,7 +26,7 @@ export interface Target {
 }
 
 /** Copies every object under the source backend into the destination (raw keys: broken scans stay broken). */
-export async function copyObjects(src: Backend, dst: Backend): Promise<void> {
+async function copyObjects(src: Backend, dst: Backend): Promise<void> {
   for await (const e of src.list('')) {
     if (e.kind !== 'object' || e.key.endsWith('/')) continue;
     const key = toKey(e.key);

@@ -165,3 +165,25 @@ describe('options', () => {
     }
   });
 });
+
+describe('close()', () => {
+  it('ends idle keep-alive connections at once, also after a streamed file, and lets an answer under way finish', async () => {
+    const made = await targets()[0]!.make();
+    const server = await serve(made.db);
+    try {
+      // A keep-alive connection whose last answer was a stream with a Content-Length (Node's own
+      // closeIdleConnections() leaves it open, and close() would wait for the client).
+      expect((await get(`${server.url}${JPEG}`)).status).toBe(200);
+      const PLY = '/files/real_plant_analyzed/PointCloud_1_0_1_0_10_0_7ee836e5a9/PointCloud.ply';
+      const { request } = await import('undici');
+      const res = await request(`${server.url}${PLY}`);
+      // The headers arrived; the body is read only after close() began.
+      const closing = server.close();
+      const body = Buffer.from(await res.body.arrayBuffer());
+      expect(body.length).toBe(Number(res.headers['content-length']));
+      await closing;
+    } finally {
+      await made.dispose();
+    }
+  });
+});
