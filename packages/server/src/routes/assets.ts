@@ -132,7 +132,7 @@ export function registerAssetRoutes(ctx: RouteContext): void {
         summary: 'A triangle mesh (always the original, as plantdb)',
         tags: ['assets'],
         params: fileParams,
-        querystring: { type: 'object', properties: { size: { type: 'string', enum: ['orig'] }, coords: { type: 'string', description: 'true: answer {"vertices": …, "triangles": …} as JSON' } } },
+        querystring: { type: 'object', properties: { size: { type: 'string', description: 'ignored: a mesh is always sent whole (as plantdb)' }, coords: { type: 'string', description: 'true: answer {"vertices": …, "triangles": …} as JSON' } } },
         response: { 200: binary('application/ply', 'PLY'), 400: errorSchema, 404: errorSchema },
       },
     },
