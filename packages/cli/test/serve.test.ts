@@ -47,6 +47,20 @@ describe('romidb serve', () => {
     await expect(fetch(`${url}/health`)).rejects.toThrow();
   });
 
+  it("serves the demo database as the README's quick start says", async () => {
+    const dir = join(await tempDir(), 'demo-db');
+    const home = await tempDir('romidb-home-');
+    expect((await collect(spawnCli(['demo', dir], { home }))).code).toBe(0);
+    const { child, done, url } = await startServe(['--json', '--db', dir, 'serve', '--port', '0', '--quiet']);
+    expect(await (await fetch(`${url}/scans`)).json()).toEqual(['myscan_001']);
+    expect((await (await fetch(`${url}/scan/myscan_001`)).json()).id).toBe('myscan_001');
+    const thumb = await fetch(`${url}/image/myscan_001/images/image_000?size=thumb`);
+    expect(thumb.status).toBe(200);
+    expect(thumb.headers.get('content-type')).toBe('image/jpeg');
+    child.kill('SIGINT');
+    expect((await done).code).toBe(0);
+  });
+
   it('SIGINT stops it too; --prefix puts the routes under a path', async () => {
     const db = await fixtureDb();
     const { child, done, url } = await startServe(['--json', '--db', db, 'serve', '--port', '0', '--prefix', '/api', '--quiet']);
