@@ -52,7 +52,7 @@ export interface Pose {
 }
 
 /** The images fileset of a scan, as plantdb names it. */
-export const IMAGES = 'images';
+const IMAGES = 'images';
 
 /** Task → file id whose presence in the task's fileset sets `has<Task>` (plantdb's list). */
 const TASK_FILES: ReadonlyArray<[flag: keyof ScanInfo, task: string, file: string]> = [
@@ -131,7 +131,7 @@ export async function plantdbScanMetadata(scan: Scan, opts: SignalOptions = {}):
 const pad = (n: number): string => String(n).padStart(2, '0');
 
 /** `YYYY-MM-DD HH:MM:SS` in local time, as plantdb formats the scan folder's time. */
-export function formatLocalDate(d: Date): string {
+function formatLocalDate(d: Date): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, DB } from '@romi/db-core';
 import { decodeImage, imageSize } from '@romi/io';
 import { webcacheName } from '../src/index.js';
-import { GOLDEN, get, serve, targets, type Answer, type Running } from './harness.js';
+import { GOLDEN, get, localTargets, serve, type Answer, type Running } from './harness.js';
 
 // ---------------------------------------------------------------------------------------------
 // The recorded answers
@@ -878,7 +878,7 @@ it('our webcache names are plantdb\'s (sha1 of type|scan|fileset|file|size)', ()
   }
 });
 
-describe.each(targets().filter((t) => t.name === 'fsdb' || t.name === 'memdb'))('$name', (target) => {
+describe.each(localTargets())('$name', (target) => {
   let made: Awaited<ReturnType<typeof target.make>>;
   let server: Running;
   const answers = new Map<string, Answer>();

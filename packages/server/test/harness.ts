@@ -40,9 +40,9 @@ async function fixtureCopy(): Promise<{ dir: string; dispose(): Promise<void> }>
   return { dir, dispose: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** fsdb, memdb, and s3db on s3rver (radosgw instead in `pnpm test:slow` when it runs). */
-export function targets(): Target[] {
-  const list: Target[] = [
+/** fsdb on a copy of the fixture folder, and memdb. */
+export function localTargets(): Target[] {
+  return [
     {
       name: 'fsdb',
       async make() {
@@ -55,14 +55,21 @@ export function targets(): Target[] {
     {
       name: 'memdb',
       async make() {
-        const source = new FSDB(FIXTURE);
         const db = new MemDB();
-        await copyObjects(source.backend, db.backend);
+        await copyObjects(new FSDB(FIXTURE).backend, db.backend);
         return { db, backend: db.backend, dispose: async () => {} };
       },
       async close() {},
     },
   ];
+}
+
+/**
+ * fsdb, memdb and s3db on s3rver in `pnpm test`; s3db on radosgw alone in `pnpm test:slow` (when
+ * ROMI_TEST_RGW_ENDPOINT is set: none otherwise); all of them with ROMI_TESTS=all.
+ */
+export function targets(): Target[] {
+  const list = process.env.ROMI_TESTS === 'slow' ? [] : localTargets();
   for (const target of suiteS3Targets()) {
     let server: S3TestServer | undefined;
     list.push({

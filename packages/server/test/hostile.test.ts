@@ -4,9 +4,9 @@
 import { request as httpRequest } from 'node:http';
 import { symlink, writeFile, mkdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toKey, type Backend } from '@romi/db-core';
+import { mapLimit, toKey, type Backend } from '@romi/db-core';
 import { FSDB } from '@romi/fsdb';
-import { get, serve, targets, type Running } from './harness.js';
+import { get, localTargets, serve, targets, type Running } from './harness.js';
 
 /** A GET with the path sent exactly as written (no client-side normalisation of `..` or `%2e`). */
 function rawGet(base: string, path: string): Promise<{ status: number; body: string; type: string }> {
@@ -154,16 +154,19 @@ describe.each(targets())('$name', (target) => {
     expect((await get(url(`/scans_info?filterQuery=${encodeURIComponent('{"object":')}`))).status).toBe(200);
   });
 
-  it('a crawler asking for many distinct image sizes gets them, but only the few cached sizes are stored', async () => {
+  it('a crawler asking for 1,000 distinct image sizes gets answers, but only the few cached sizes are stored', async () => {
     // The image is 896×896: every side up to that is answered, none beyond (no upscaling).
-    const step = target.name === 'fsdb' || target.name === 'memdb' ? 3 : 20;
+    // Every size on fsdb; a sample elsewhere (each resize costs the same on any backend).
+    const step = target.name === 'fsdb' ? 1 : 20;
     const sides = [150, 300, 600];
-    for (let side = 1; side <= 896; side += step) sides.push(side);
-    for (const side of sides) {
+    for (let side = 1; side <= 1000; side += step) sides.push(side);
+    const statuses = new Map<number, number>();
+    await mapLimit(sides, 4, async (side) => {
       const res = await get(url(`/image/virtual_plant/images/00000_leaf?size=${side}`));
-      expect(res.status, String(side)).toBe(200);
-    }
-    expect((await get(url('/image/virtual_plant/images/00000_leaf?size=897'))).status).toBe(400);
+      statuses.set(side, res.status);
+      if (res.status === 400) expect(res.json().code).toBe('ROMI_INVALID_ARGUMENT');
+    });
+    for (const [side, status] of statuses) expect(status, String(side)).toBe(side <= 896 ? 200 : 400);
     const entries = [...(await snapshot(made.backend)).keys()].filter((k) => k.startsWith('virtual_plant/webcache/'));
     expect(entries.length).toBeGreaterThan(0);
     expect(entries.length).toBeLessThanOrEqual(5);
@@ -179,7 +182,7 @@ describe.each(targets())('$name', (target) => {
 
 describe('fsdb: links out of the database', () => {
   it('a symlink inside a scan that points outside is not followed', async () => {
-    const target = targets()[0]!;
+    const target = localTargets()[0]!;
     const made = await target.make();
     const dir = (made.db as FSDB).backend.localPath!(toKey('real_plant/'))!;
     const outside = `${dir}/../../outside-${Date.now()}`;

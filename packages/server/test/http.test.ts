@@ -4,12 +4,12 @@
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURE, get, serve, targets, type Running } from './harness.js';
+import { FIXTURE, get, localTargets, serve, type Running } from './harness.js';
 
 const JPEG = '/files/real_plant/images/00000_rgb.jpg';
 
 describe('HTTP semantics of stored files', () => {
-  const target = targets()[0]!;
+  const target = localTargets()[0]!;
   let made: Awaited<ReturnType<typeof target.make>>;
   let server: Running;
   let jpeg: Buffer;
@@ -131,7 +131,7 @@ describe('HTTP semantics of stored files', () => {
 
 describe('options', () => {
   it('--prefix serves every route under a path; scanInfo URIs stay relative to the API root', async () => {
-    const target = targets()[0]!;
+    const target = localTargets()[0]!;
     const made = await target.make();
     const server = await serve(made.db, { prefix: '/api' });
     try {
@@ -147,7 +147,7 @@ describe('options', () => {
   });
 
   it('rate limits answer 429 JSON with the limit headers', async () => {
-    const target = targets()[0]!;
+    const target = localTargets()[0]!;
     const made = await target.make();
     const server = await serve(made.db, { rateLimit: { api: 3 } });
     try {
@@ -168,7 +168,7 @@ describe('options', () => {
 
 describe('close()', () => {
   it('ends idle keep-alive connections at once, also after a streamed file, and lets an answer under way finish', async () => {
-    const made = await targets()[0]!.make();
+    const made = await localTargets()[0]!.make();
     const server = await serve(made.db);
     try {
       // A keep-alive connection whose last answer was a stream with a Content-Length (Node's own
