@@ -32,6 +32,8 @@ export const WEBCACHE_PREVIEW_VOXEL_SIZE = 1.8;
 
 export interface ResizeOptions extends DecodeOptions {
   signal?: AbortSignal;
+  /** The file's name, for error messages (default "<bytes>"). */
+  name?: string;
 }
 
 export interface ResizedImage {
@@ -152,7 +154,7 @@ export async function resizeImage(src: Uint8Array, maxSide: number, opts: Resize
   checkMaxSide(maxSide);
   const maxBytes = maxBytesOf(opts);
   if (!(src instanceof Uint8Array)) throw new InvalidArgumentError('resizeImage takes the image file as a Uint8Array');
-  const name = BYTES_NAME;
+  const name = opts.name ?? BYTES_NAME;
   const p = await plan(src, name, maxBytes);
   throwIfAborted(opts.signal);
   const size = thumbnailSize(p.width, p.height, maxSide);
@@ -193,9 +195,9 @@ export async function resizeImage(src: Uint8Array, maxSide: number, opts: Resize
  * resizeImage or decodeImage for that. Unknown or unreadable bytes are `ROMI_CORRUPT`, BMP
  * `ROMI_NOT_SUPPORTED`.
  */
-export async function imageSize(src: Uint8Array): Promise<ImageSize> {
+export async function imageSize(src: Uint8Array, name: string = BYTES_NAME): Promise<ImageSize> {
   if (!(src instanceof Uint8Array)) throw new InvalidArgumentError('imageSize takes the image file as a Uint8Array');
-  const { kind, meta } = await readHeader(src, BYTES_NAME);
-  if (!(meta.width && meta.height)) throw new IoCorruptError(BYTES_NAME, FORMAT, `the ${kind} header gives no size`);
+  const { kind, meta } = await readHeader(src, name);
+  if (!(meta.width && meta.height)) throw new IoCorruptError(name, FORMAT, `the ${kind} header gives no size`);
   return { width: meta.width, height: meta.height, format: meta.format ?? kind };
 }

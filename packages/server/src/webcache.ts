@@ -83,12 +83,12 @@ export class Webcache {
   image(file: File, req: Extract<ImageRequest, { kind: 'resize' }>, signal?: AbortSignal): Promise<Derived> {
     const cached = CACHED_IMAGE_SIDES.has(req.side);
     return this.#derive(file, 'image', req.name, cached, signal, async (src) => {
-      const { width, height } = await imageSize(src);
+      const { width, height } = await imageSize(src, file.filename);
       const largest = Math.max(width, height);
       if (IMAGE_SIZES[req.name] === undefined && req.side > largest) {
         throw badRequest(`Image size ${req.side} is larger than the image (${width}×${height}): use a size from 1 to ${largest}, or orig`);
       }
-      return (await resizeImage(src, req.side, { signal })).bytes;
+      return (await resizeImage(src, req.side, { signal, name: file.filename })).bytes;
     });
   }
 

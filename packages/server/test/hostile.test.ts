@@ -127,6 +127,10 @@ describe.each(targets())('$name', (target) => {
       const res = await get(url(`${cloud}?size=${size}`));
       expect(res.status, size).toBe(400);
     }
+    // Not an image (a JSON file): sent whole with size=orig only.
+    const notImage = await get(url('/image/real_plant_analyzed/Colmap_True_null_SIMPLE_RADIAL_ffcef49fdc/cameras?size=thumb'));
+    expect(notImage.status).toBe(400);
+    expect(notImage.json().message).toBe("'cameras.json' is not an image: only size=orig sends it");
     // Not a point cloud.
     expect((await get(url('/pointcloud/real_plant/images/00000_rgb'))).status).toBe(400);
     expect((await get(url('/mesh/real_plant/images/00000_rgb'))).status).toBe(400);
@@ -194,6 +198,32 @@ describe('fsdb: links out of the database', () => {
       const res = await get(`${server.url}/files/real_plant/linked/secret.txt`);
       expect(res.status).toBeGreaterThanOrEqual(400);
       expect(res.text()).not.toContain(SECRET);
+    } finally {
+      await server.close();
+      await made.dispose();
+    }
+  });
+});
+
+describe('fsdb: a stored image whose bytes are not an image', () => {
+  it('its previews are 500 ROMI_CORRUPT naming the file, nothing is cached, and size=orig still sends it', async () => {
+    const made = await localTargets()[0]!.make();
+    const garbage = Buffer.from('this is not a JPEG '.repeat(100));
+    await made.backend.put(toKey('real_plant/images/00001_rgb.jpg'), garbage);
+    const server = await serve(made.db);
+    try {
+      for (const size of ['thumb', '300', '20']) {
+        const res = await get(`${server.url}/image/real_plant/images/00001_rgb?size=${size}`);
+        expect(res.status, size).toBe(500);
+        expect(res.json().code).toBe('ROMI_CORRUPT');
+        expect(res.json().message).toContain('00001_rgb.jpg');
+      }
+      const orig = await get(`${server.url}/image/real_plant/images/00001_rgb?size=orig`);
+      expect(orig.status).toBe(200);
+      expect(orig.body.equals(garbage)).toBe(true);
+      const cached = [];
+      for await (const e of made.backend.list('real_plant/webcache/')) if (e.kind === 'object' && !e.key.endsWith('/')) cached.push(e.key);
+      expect(cached).toEqual([]);
     } finally {
       await server.close();
       await made.dispose();

@@ -18,6 +18,9 @@ function rows(data: ArrayLike<number>): number[][] {
   return out;
 }
 
+/** The extensions of the images that can be resized. */
+const IMAGE_FILE = /\.(jpe?g|png|tiff?|webp|gif)$/i;
+
 function assertPly(file: File): string {
   if (!file.filename) throw notFound(`File '${file.id}' of fileset '${file.fileset.id}' has no data`);
   if (!/\.ply$/i.test(file.filename)) throw badRequest(`'${file.filename}' is not a PLY file`);
@@ -77,6 +80,7 @@ export function registerAssetRoutes(ctx: RouteContext): void {
         type = contentTypeOf(file.filename);
         name = file.filename;
       } else {
+        if (!IMAGE_FILE.test(file.filename)) throw badRequest(`'${file.filename}' is not an image: only size=orig sends it`);
         derived = await webcache.image(file, size, signal);
         name = 'key' in derived ? derived.key.slice(derived.key.lastIndexOf('/') + 1) : `${fileId}.jpeg`;
       }
