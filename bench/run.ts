@@ -332,7 +332,7 @@ async function codecs(): Promise<void> {
 /** W8 server: bench/server.ts, @romi/server against raw node:http and sharp. */
 async function server(): Promise<void> {
   const { runServerBench } = await import('./server.js');
-  for (const r of await runServerBench({ quick })) record({ ...r, backend: 'server' });
+  await runServerBench({ quick, onRow: (r) => record({ ...r, backend: 'server' }) });
 }
 
 // ---- main ----

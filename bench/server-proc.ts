@@ -8,16 +8,16 @@
  *     each URL path with createReadStream(FILE).pipe(res) (Content-Length from one stat made on
  *     the first request), or with the file's bytes read once at start-up when `memory` is set (an
  *     answer a server keeps in memory, as the catalog keeps /scans_info).
- * Sends {port} when it listens; answers the message 'usage' with {rss, maxRss, cpuUs}: RSS and
- * the process's peak RSS (getrusage) in bytes, CPU time used so far (user + system) in µs;
- * exits when the bench disconnects or sends 'close'.
+ * Sends {port} when it listens; answers the message 'usage' with {rss, maxRss, sampledPeak, cpuUs}:
+ * RSS, the process's peak RSS (getrusage: start-up included, such as the TypeScript compiler that
+ * the ts-register hooks load when a source changed) and the largest RSS sampled every 10 ms since
+ * the last 'usage', in bytes; CPU time used so far (user + system) in µs. Exits when the bench
+ * disconnects or sends 'close'.
  */
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FSDB } from '@romi/fsdb';
-import { createServer } from '@romi/server';
 
 type Config = { kind: 'romidb'; root: string } | { kind: 'raw'; files: Record<string, { path: string; type: string; memory?: boolean }> };
 
@@ -26,6 +26,9 @@ let close: () => Promise<unknown>;
 let port: number;
 
 if (config.kind === 'romidb') {
+  // Imported here only: the raw server loads nothing of romidb.
+  const { FSDB } = await import('@romi/fsdb');
+  const { createServer } = await import('@romi/server');
   const app = await createServer({ db: new FSDB(config.root), rateLimit: false, refreshIntervalMs: 0 });
   await app.listen({ host: '127.0.0.1', port: 0 });
   port = (app.server.address() as AddressInfo).port;
@@ -74,10 +77,16 @@ const stop = async () => {
   process.exit(0);
 };
 process.on('disconnect', () => void stop());
+let sampledPeak = 0;
+setInterval(() => {
+  sampledPeak = Math.max(sampledPeak, process.memoryUsage.rss());
+}, 10).unref();
 process.on('message', (m) => {
   if (m === 'usage') {
     const cpu = process.cpuUsage();
-    process.send!({ rss: process.memoryUsage.rss(), maxRss: process.resourceUsage().maxRSS * 1024, cpuUs: cpu.user + cpu.system });
+    const rss = process.memoryUsage.rss();
+    process.send!({ rss, maxRss: process.resourceUsage().maxRSS * 1024, sampledPeak: Math.max(sampledPeak, rss), cpuUs: cpu.user + cpu.system });
+    sampledPeak = 0;
   }
   else if (m === 'close') void stop();
 });

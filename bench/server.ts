@@ -54,7 +54,10 @@ const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 
 
 interface Usage {
   rss: number;
+  /** Peak RSS of the process's life (getrusage). */
   maxRss: number;
+  /** Largest RSS sampled (every 10 ms) since the previous usage(). */
+  sampledPeak: number;
   cpuUs: number;
 }
 
@@ -103,6 +106,8 @@ interface Load {
   bytes: number;
   /** CPU time of the server process during the load. */
   serverCpuMs: number;
+  /** The server's largest RSS sampled during the load. */
+  sampledPeak: number;
 }
 
 /**
@@ -126,7 +131,7 @@ async function load(child: Child, url: string, connections: number, until: { amo
   if (r.errors || r.timeouts || r.non2xx || r['2xx'] !== until.amount) {
     throw new Error(`${url}: ${r['2xx']} answers were 200 (${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx)`);
   }
-  return { ms: r.duration * 1000, requests: r.requests.total, bytes: r.throughput.total, serverCpuMs: (after.cpuUs - before.cpuUs) / 1000 };
+  return { ms: r.duration * 1000, requests: r.requests.total, bytes: r.throughput.total, serverCpuMs: (after.cpuUs - before.cpuUs) / 1000, sampledPeak: after.sampledPeak };
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -269,6 +274,8 @@ async function scansDb(dir: string, n: number): Promise<{ root: string; ids: str
 
 interface Opts {
   quick: boolean;
+  /** Told of each row as soon as it is measured. */
+  onRow?: (row: ServerBenchRow) => void;
 }
 
 /** W8a and W8b: throughput of stored files and of a cached thumbnail. */
@@ -288,12 +295,12 @@ async function throughput(db: FilesDb, opts: Opts, runs: number): Promise<Server
   const rows: ServerBenchRow[] = [];
   try {
     const C = 8;
-    const [jpg, jpgRaw] = await pairLoads([romidb, `${romidb.url}/files/${SCAN}/data/photo.jpg`], [raw, `${raw.url}/photo.jpg`], C, opts.quick ? 80 : 600, runs);
+    const [jpg, jpgRaw] = await pairLoads([romidb, `${romidb.url}/files/${SCAN}/data/photo.jpg`], [raw, `${raw.url}/photo.jpg`], C, opts.quick ? 80 : 400, runs);
     rows.push(throughputRow('W8a /files JPEG 1.4 MB', jpg, jpgRaw, C));
-    const [cloud, cloudRaw] = await pairLoads([romidb, `${romidb.url}/files/${SCAN}/data/cloud.ply`], [raw, `${raw.url}/cloud.ply`], C, opts.quick ? 16 : 48, runs);
+    const [cloud, cloudRaw] = await pairLoads([romidb, `${romidb.url}/files/${SCAN}/data/cloud.ply`], [raw, `${raw.url}/cloud.ply`], C, opts.quick ? 16 : 32, runs);
     rows.push(throughputRow('W8a /files PLY 20 MB', cloud, cloudRaw, C));
     const thumbBytes = (await stat(thumbPath)).size;
-    const [thumb, thumbRaw] = await pairLoads([romidb, thumbUrl], [raw, `${raw.url}/thumb.jpeg`], C, opts.quick ? 400 : 3_000, runs);
+    const [thumb, thumbRaw] = await pairLoads([romidb, thumbUrl], [raw, `${raw.url}/thumb.jpeg`], C, opts.quick ? 400 : 2_000, runs);
     rows.push(throughputRow(`W8b cached thumbnail (${(thumbBytes / 1000).toFixed(1)} kB)`, thumb, thumbRaw, C));
   } finally {
     await romidb.close();
@@ -341,7 +348,7 @@ async function scansInfo(dir: string, opts: Opts): Promise<ServerBenchRow[]> {
       note: `${(cold.bytes / 1000).toFixed(0)} kB of JSON; baseline: node:fs reads of each scan's files.json, scan, fileset and file metadata`,
       metrics: { bytes: cold.bytes },
     });
-    const N = opts.quick ? 50 : 300;
+    const N = opts.quick ? 50 : 200;
     for (const gzip of [false, true]) {
       const headers: Record<string, string> = gzip ? { 'accept-encoding': 'gzip' } : {};
       const a: number[] = [];
@@ -426,7 +433,12 @@ async function coldThumbnails(db: FilesDb, opts: Opts): Promise<ServerBenchRow[]
   ];
 }
 
-/** W8e: peak RSS of each server process (fresh) under `connections` downloads at once of the big file. */
+/**
+ * W8e: peak RSS of each server process (fresh) under `connections` downloads at once of the big
+ * file: the largest RSS sampled every 10 ms during the downloads, and getrusage's peak of the
+ * whole life (which would also count a start-up peak, such as the TypeScript compiler the
+ * ts-register hooks load after a source changed).
+ */
 async function memory(db: FilesDb, bigBytes: number, opts: Opts): Promise<ServerBenchRow[]> {
   const connections = opts.quick ? 16 : 64;
   const limit = 300;
@@ -435,14 +447,15 @@ async function memory(db: FilesDb, bigBytes: number, opts: Opts): Promise<Server
     try {
       const idle = await child.usage();
       const l = await load(child, `${child.url}${path}`, connections, { amount: connections });
-      const peak = await child.usage();
-      return { idle: idle.rss / MB, peak: peak.maxRss / MB, load: l };
+      const after = await child.usage();
+      return { idle: idle.rss / MB, peak: Math.max(after.sampledPeak, l.sampledPeak) / MB, lifePeak: after.maxRss / MB, load: l };
     } finally {
       await child.close();
     }
   };
   const raw = await measure({ kind: 'raw', files: { '/big.bin': { path: db.files.big, type: 'application/octet-stream' } } }, '/big.bin');
   const romidb = await measure({ kind: 'romidb', root: db.root }, `/files/${SCAN}/data/big.bin`);
+  const mb = (x: number) => x.toFixed(0);
   return [
     {
       workload: `W8e peak RSS, ${connections} downloads at once of ${(bigBytes / MB).toFixed(0)} MB`,
@@ -450,8 +463,19 @@ async function memory(db: FilesDb, bigBytes: number, opts: Opts): Promise<Server
       baselineMs: raw.load.ms,
       target: `peak RSS < ${limit} MB`,
       met: romidb.peak < limit,
-      note: `romidb server peak RSS ${romidb.peak.toFixed(0)} MB (idle ${romidb.idle.toFixed(0)} MB), raw node:http ${raw.peak.toFixed(0)} MB (idle ${raw.idle.toFixed(0)} MB); ${rate(romidb.load).mbps.toFixed(0)} vs ${rate(raw.load).mbps.toFixed(0)} MB/s`,
-      metrics: { peakRssMB: round(romidb.peak), idleRssMB: round(romidb.idle), rawPeakRssMB: round(raw.peak), rawIdleRssMB: round(raw.idle), mbps: round(rate(romidb.load).mbps), rawMbps: round(rate(raw.load).mbps) },
+      note:
+        `romidb server peak RSS ${mb(romidb.peak)} MB (idle ${mb(romidb.idle)}, whole life ${mb(romidb.lifePeak)}), ` +
+        `raw node:http ${mb(raw.peak)} MB (idle ${mb(raw.idle)}, whole life ${mb(raw.lifePeak)}); ${rate(romidb.load).mbps.toFixed(0)} vs ${rate(raw.load).mbps.toFixed(0)} MB/s`,
+      metrics: {
+        peakRssMB: round(romidb.peak),
+        idleRssMB: round(romidb.idle),
+        lifePeakRssMB: round(romidb.lifePeak),
+        rawPeakRssMB: round(raw.peak),
+        rawIdleRssMB: round(raw.idle),
+        rawLifePeakRssMB: round(raw.lifePeak),
+        mbps: round(rate(romidb.load).mbps),
+        rawMbps: round(rate(raw.load).mbps),
+      },
     },
   ];
 }
@@ -461,12 +485,18 @@ export async function runServerBench(opts: Opts): Promise<ServerBenchRow[]> {
   const dir = await mkdtemp(`${tmpdir()}/romidb-bench-server-`);
   const bigBytes = opts.quick ? 20 * MB : 200 * MB;
   const rows: ServerBenchRow[] = [];
+  const add = (more: ServerBenchRow[]) => {
+    for (const r of more) opts.onRow?.(r);
+    rows.push(...more);
+  };
   try {
+    const t0 = performance.now();
     const db = await filesDb(dir, bigBytes);
-    rows.push(...(await throughput(db, opts, opts.quick ? 1 : 3)));
-    rows.push(...(await coldThumbnails(db, opts)));
-    rows.push(...(await scansInfo(dir, opts)));
-    rows.push(...(await memory(db, bigBytes, opts)));
+    console.error(`  (W8 setup: files of 1.4, 20 and ${(bigBytes / MB).toFixed(0)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    add(await throughput(db, opts, opts.quick ? 1 : 3));
+    add(await coldThumbnails(db, opts));
+    add(await scansInfo(dir, opts));
+    add(await memory(db, bigBytes, opts));
   } finally {
     agent.destroy();
     await rm(dir, { recursive: true, force: true });
