@@ -11,6 +11,8 @@
  * entry is rebuilt. /refresh does the same at once, for one scan or all. Changes that touch none
  * of those objects (a file's metadata rewritten alone) are seen after /refresh.
  */
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import { ErrorCodes, isRomiError, keys, LOCK_NAME, mapLimit, matchesQuery, storedNameProblem, toKey, type Backend, type DB, type Metadata, type Query } from '@romi/db-core';
 import { buildScanInfo, plantdbScanMetadata, scanInfoTemplate, type ScanInfo } from './scan-info.js';
 
@@ -29,6 +31,8 @@ export interface CatalogOptions {
   onError?: (err: unknown) => void;
 }
 
+const gzipAsync = promisify(gzip);
+
 /** Answers kept per filter, most recent first. */
 const MAX_CACHED_LISTS = 32;
 
@@ -39,7 +43,7 @@ export class ScanCatalog {
   #entries = new Map<string, Entry>();
   /** Bumped on every change seen: cached list answers of older generations are stale. */
   #generation = 0;
-  #lists = new Map<string, { generation: number; body: Promise<string> }>();
+  #lists = new Map<string, { generation: number; body: Promise<JsonAnswer> }>();
   #timer: NodeJS.Timeout | undefined;
   #pass: Promise<void> | undefined;
 
@@ -123,8 +127,8 @@ export class ScanCatalog {
     return ids.filter((_, i) => keep[i]);
   }
 
-  /** The /scans_info answer as JSON text: one broken scan is listed with `error: true`, never fails the list. */
-  async listJson(filter: ScanFilter): Promise<string> {
+  /** The /scans_info answer: one broken scan is listed with `error: true`, never fails the list. */
+  async listJson(filter: ScanFilter): Promise<JsonAnswer> {
     const cacheKey = JSON.stringify(filter ?? null);
     const cached = this.#lists.get(cacheKey);
     if (cached && cached.generation === this.#generation) {
@@ -143,7 +147,7 @@ export class ScanCatalog {
           return { ...scanInfoTemplate(id, true), errorMessage: err.message };
         }
       });
-      return JSON.stringify(infos);
+      return new JsonAnswer(JSON.stringify(infos));
     })();
     this.#lists.set(cacheKey, { generation, body });
     body.catch(() => this.#lists.delete(cacheKey));
@@ -200,5 +204,17 @@ export class ScanCatalog {
     if (await this.#backend.head(toKey(`${key}files.json`))) return true;
     for await (const _ of this.#backend.list(toKey(`${key}metadata/`), { delimiter: '/' })) return true;
     return false;
+  }
+}
+
+/** A JSON answer served many times: encoded once, and gzipped once when a client first asks. */
+export class JsonAnswer {
+  readonly bytes: Buffer;
+  #gzipped?: Promise<Buffer>;
+  constructor(text: string) {
+    this.bytes = Buffer.from(text, 'utf8');
+  }
+  gzipped(): Promise<Buffer> {
+    return (this.#gzipped ??= gzipAsync(this.bytes));
   }
 }

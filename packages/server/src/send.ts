@@ -89,6 +89,10 @@ export interface SendOptions {
   filename?: string;
   /** Extra response headers. */
   headers?: Record<string, string>;
+  /** The object's meta, just read by the caller: no HEAD of its own first. */
+  meta?: ObjectMeta;
+  /** The object's bytes, already in memory (they must be those `meta` describes): no read. */
+  bytes?: Uint8Array;
 }
 
 /** How many times an object replaced between the HEAD and the read is tried again. */
@@ -99,7 +103,7 @@ export async function sendObject(req: FastifyRequest, reply: FastifyReply, backe
   const signal = abortOnClose(req, reply);
   const name = opts.filename ?? key.slice(key.lastIndexOf('/') + 1);
   for (let attempt = 1; ; attempt++) {
-    const meta = await backend.head(key, { signal });
+    const meta = attempt === 1 && opts.meta ? opts.meta : await backend.head(key, { signal });
     if (!meta || key.endsWith('/')) throw notFound(`No file at '${key}'`);
     const etag = httpEtag(meta);
     reply.header('ETag', etag).header('Cache-Control', 'no-cache').header('Accept-Ranges', 'bytes');
@@ -126,6 +130,7 @@ export async function sendObject(req: FastifyRequest, reply: FastifyReply, backe
     // An empty stream, not undefined: Fastify's HEAD handler would set Content-Length to 0.
     if (req.method === 'HEAD') return reply.send(Readable.from([]));
 
+    if (opts.bytes && meta === opts.meta) return reply.send(Buffer.from(opts.bytes.subarray(range?.start ?? 0, range?.end ?? opts.bytes.length)));
     const { stream, meta: read } = await backend.getStream(key, { range, signal });
     if (read.etag !== meta.etag) {
       // Replaced between the HEAD and the read: the headers describe another version.

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { keys, pythonFloatRepr, toKey, type Backend, type File, type Key, type ObjectMeta } from '@romi/db-core';
-import { decodePointCloud, encodePointCloud, imageSize, resizeImage, voxelDownsample } from '@romi/io';
+import { decodePointCloud, encodePointCloud, resizeImage, voxelDownsample } from '@romi/io';
 import { badRequest, HttpError, notFound } from './http-errors.js';
 
 /** plantdb's named image sizes (max side in pixels). */
@@ -50,8 +50,11 @@ export function webcacheName(type: 'image' | 'pointcloud', scan: string, fileset
   return `${hash}.${type === 'image' ? 'jpeg' : 'ply'}`;
 }
 
-/** Where a derived version is: a cache entry to stream, or bytes made for this request only. */
-export type Derived = { key: Key } | { bytes: Uint8Array };
+/**
+ * A derived version: a cache entry to stream (its meta from the check just made), or bytes in
+ * memory — just written as the entry `meta` describes, or made for this request only.
+ */
+export type Derived = { key: Key; meta?: ObjectMeta; bytes?: Uint8Array } | { key?: undefined; bytes: Uint8Array };
 
 export interface WebcacheOptions {
   /** Sources larger than this are not resized or downsampled (default 512 MiB). */
@@ -83,12 +86,13 @@ export class Webcache {
   image(file: File, req: Extract<ImageRequest, { kind: 'resize' }>, signal?: AbortSignal): Promise<Derived> {
     const cached = CACHED_IMAGE_SIDES.has(req.side);
     return this.#derive(file, 'image', req.name, cached, signal, async (src) => {
-      const { width, height } = await imageSize(src, file.filename);
-      const largest = Math.max(width, height);
+      const made = await resizeImage(src, req.side, { signal, name: file.filename ?? undefined });
+      // Never upscaled: an image whose larger side is below the size asked for is smaller than it.
+      const largest = Math.max(made.width, made.height);
       if (IMAGE_SIZES[req.name] === undefined && req.side > largest) {
-        throw badRequest(`Image size ${req.side} is larger than the image (${width}×${height}): use a size from 1 to ${largest}, or orig`);
+        throw badRequest(`Image size ${req.side} is larger than the image (its larger side is ${largest}): use a size from 1 to ${largest}, or orig`);
       }
-      return (await resizeImage(src, req.side, { signal, name: file.filename })).bytes;
+      return made.bytes;
     });
   }
 
@@ -105,8 +109,8 @@ export class Webcache {
     const fileset = file.fileset.id;
     if (!file.filename) throw notFound(`File '${file.id}' of fileset '${fileset}' has no data`);
     const sourceKey = keys.fileData(scan, fileset, file.filename);
-    const compute = async (): Promise<{ bytes: Uint8Array; source: ObjectMeta }> => {
-      const head = await this.#backend.head(sourceKey, { signal });
+    const compute = async (known?: ObjectMeta): Promise<{ bytes: Uint8Array; source: ObjectMeta }> => {
+      const head = known ?? (await this.#backend.head(sourceKey, { signal }));
       if (!head) throw notFound(`File '${file.id}' of fileset '${fileset}' has no data`);
       if (head.size > this.#maxSourceBytes) {
         throw new HttpError(422, 'ROMI_NOT_SUPPORTED', `'${file.filename}' has ${head.size} bytes: previews are made of files up to ${this.#maxSourceBytes} bytes`);
@@ -123,17 +127,18 @@ export class Webcache {
     if (running) return running;
     const work = (async (): Promise<Derived> => {
       const [entry, source] = await Promise.all([this.#backend.head(key), this.#backend.head(sourceKey)]);
-      if (entry && source && this.#isFresh(key, entry, source)) return { key };
-      const made = await compute();
+      if (entry && source && this.#isFresh(key, entry, source)) return { key, meta: entry };
+      const made = await compute(source);
       try {
-        await this.#backend.put(key, made.bytes);
+        const meta = await this.#backend.put(key, made.bytes);
         this.#madeFrom.set(key, made.source.etag);
         await this.#dropIfScanGone(scan, key);
+        // Sent from memory, as the entry: no read back.
+        return { key, meta, bytes: made.bytes };
       } catch (err) {
         this.#onWriteError(err, key);
         return { bytes: made.bytes };
       }
-      return { key };
     })();
     this.#inFlight.set(key, work);
     try {

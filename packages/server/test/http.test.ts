@@ -109,6 +109,13 @@ describe('HTTP semantics of stored files', () => {
     expect(image.body.equals(jpeg)).toBe(true);
     const plain = await get(url('/scans_info'));
     expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(gunzipSync(json.body).equals(plain.body)).toBe(true);
+    expect(plain.headers.vary).toContain('Accept-Encoding');
+    // Weights and aliases of Accept-Encoding (/scans_info keeps its list gzipped once).
+    for (const [header, gzipped] of [['gzip;q=0', false], ['br, x-gzip;q=0.5', true], ['*', true], ['identity', false], ['GZIP ; q=1', true]] as const) {
+      const res = await get(url('/scans_info'), { headers: { 'accept-encoding': header } });
+      expect(res.headers['content-encoding'], header).toBe(gzipped ? 'gzip' : undefined);
+    }
     // A range of a JSON file is never compressed (Content-Range counts the stored bytes).
     const ranged = await get(url('/files/real_plant/files.json'), { headers: { 'accept-encoding': 'gzip', range: 'bytes=0-9' } });
     expect(ranged.status).toBe(206);

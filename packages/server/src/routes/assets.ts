@@ -41,11 +41,15 @@ const SEQUENCE_TYPES = ['angles', 'internodes', 'fruit_points', 'manual_angles',
 export function registerAssetRoutes(ctx: RouteContext): void {
   const { app, db, backend, webcache } = ctx;
 
-  const sendDerived = async (req: FastifyRequest, reply: FastifyReply, derived: Derived, type: string, name: string) => {
-    if ('key' in derived) return sendObject(req, reply, backend, derived.key, { contentType: type, filename: name });
-    return reply.type(type).header('Content-Disposition', contentDisposition(name)).header('Cache-Control', 'no-cache').send(Buffer.from(derived.bytes));
+  /** A derived version: as its stored object, or (made for this request only) as `fallbackName`. */
+  const sendDerived = async (req: FastifyRequest, reply: FastifyReply, derived: Derived, type: string, fallbackName: string) => {
+    if (derived.key !== undefined) {
+      const name = derived.key.slice(derived.key.lastIndexOf('/') + 1);
+      return sendObject(req, reply, backend, derived.key, { contentType: type, filename: name, meta: derived.meta, bytes: derived.bytes });
+    }
+    return reply.type(type).header('Content-Disposition', contentDisposition(fallbackName)).header('Cache-Control', 'no-cache').send(Buffer.from(derived.bytes));
   };
-  const derivedBytes = async (derived: Derived): Promise<Uint8Array> => ('key' in derived ? (await backend.get(derived.key)).bytes : derived.bytes);
+  const derivedBytes = async (derived: Derived): Promise<Uint8Array> => (derived.key === undefined ? derived.bytes : (derived.bytes ?? (await backend.get(derived.key)).bytes));
 
   app.get<{ Params: { scanId: string; filesetId: string; fileId: string }; Querystring: { size?: string; as_base64?: string } }>(
     '/image/:scanId/:filesetId/:fileId',
@@ -74,15 +78,12 @@ export function registerAssetRoutes(ctx: RouteContext): void {
       const signal = abortOnClose(req, reply);
       let derived: Derived;
       let type = 'image/jpeg';
-      let name: string;
       if (size.kind === 'orig') {
         derived = { key: keys.fileData(scanId, filesetId, file.filename) };
         type = contentTypeOf(file.filename);
-        name = file.filename;
       } else {
         if (!IMAGE_FILE.test(file.filename)) throw badRequest(`'${file.filename}' is not an image: only size=orig sends it`);
         derived = await webcache.image(file, size, signal);
-        name = 'key' in derived ? derived.key.slice(derived.key.lastIndexOf('/') + 1) : `${fileId}.jpeg`;
       }
       if (base64) {
         const bytes = await derivedBytes(derived);
@@ -90,7 +91,7 @@ export function registerAssetRoutes(ctx: RouteContext): void {
         return { image: Buffer.from(bytes).toString('base64'), 'content-type': type };
       }
       reply.header('X-Content-Encoding', 'binary');
-      return sendDerived(req, reply, derived, type, name);
+      return sendDerived(req, reply, derived, type, `${fileId}.jpeg`);
     },
   );
 
@@ -122,8 +123,7 @@ export function registerAssetRoutes(ctx: RouteContext): void {
         const signal = abortOnClose(req, reply);
         const derived: Derived = size.kind === 'orig' ? { key: keys.fileData(scanId, filesetId, filename) } : await webcache.pointcloud(file, size, signal);
         if (coords) return { coordinates: rows(decodePointCloud(await derivedBytes(derived), filename).points) };
-        const name = 'key' in derived ? derived.key.slice(derived.key.lastIndexOf('/') + 1) : `${fileId}.ply`;
-        return sendDerived(req, reply, derived, 'application/ply', name);
+        return sendDerived(req, reply, derived, 'application/ply', `${fileId}.ply`);
       },
     );
   }

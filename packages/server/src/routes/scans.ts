@@ -44,6 +44,16 @@ function parseFilter(filterQuery: string | undefined, fuzzyFlag: string | undefi
 type FilterQs = { filterQuery?: string; fuzzy?: string };
 type KeyQs = { key?: string };
 
+/** Whether an Accept-Encoding header allows gzip (by name, x-gzip or *, with a weight above 0). */
+function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  return header.split(',').some((part) => {
+    const [name, ...params] = part.trim().toLowerCase().split(';');
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return ['gzip', 'x-gzip', '*'].includes(name!.trim()) && (q === undefined || Number(q.slice(2)) > 0);
+  });
+}
+
 export function registerScanRoutes(ctx: RouteContext): void {
   const { app, catalog, db } = ctx;
 
@@ -68,8 +78,11 @@ export function registerScanRoutes(ctx: RouteContext): void {
       },
     },
     async (req, reply) => {
-      const body = await catalog.listJson(parseFilter(req.query.filterQuery, req.query.fuzzy));
-      return reply.type('application/json; charset=utf-8').serializer((x: unknown) => x as string).send(body);
+      const answer = await catalog.listJson(parseFilter(req.query.filterQuery, req.query.fuzzy));
+      reply.type('application/json; charset=utf-8').header('Vary', 'Accept-Encoding');
+      // Gzipped once per change of the list, not on every request (the compress plugin would).
+      if (acceptsGzip(req.headers['accept-encoding'])) return reply.header('Content-Encoding', 'gzip').send(await answer.gzipped());
+      return reply.send(answer.bytes);
     },
   );
 
