@@ -16,6 +16,9 @@ const IMAGE_SIZES: Readonly<Record<string, number>> = { thumb: 150, large: 1500 
 const CACHED_IMAGE_SIDES: ReadonlySet<number> = new Set([150, 300, 600, 1000, 1500]);
 /** plantdb's preview voxel size (scene units, mm in ROMI scans). */
 const PREVIEW_VOXEL = 1.8;
+/** Entries kept in memory (thumbnails are a few kB): each at most 1 MiB, 32 MiB in all. */
+const RECENT_MAX_ENTRY = 1 << 20;
+const RECENT_MAX_BYTES = 32 << 20;
 /** Voxel sizes accepted in `size=<float>`: smaller ones would cost as much as the original. */
 const MIN_VOXEL = 0.01;
 const MAX_VOXEL = 1e6;
@@ -74,6 +77,9 @@ export class Webcache {
   /** The source version each entry was made from, by this process. */
   readonly #madeFrom = new Map<Key, string>();
   readonly #slots: Semaphore;
+  /** Small entries this process made or read, with the source version they were made from. */
+  readonly #recent = new Map<Key, { sourceEtag: string; meta: ObjectMeta; bytes: Uint8Array }>();
+  #recentBytes = 0;
 
   constructor(backend: Backend, opts: WebcacheOptions = {}) {
     this.#backend = backend;
@@ -126,13 +132,23 @@ export class Webcache {
     const running = this.#inFlight.get(key);
     if (running) return running;
     const work = (async (): Promise<Derived> => {
-      const [entry, source] = await Promise.all([this.#backend.head(key), this.#backend.head(sourceKey)]);
-      if (entry && source && this.#isFresh(key, entry, source)) return { key, meta: entry };
+      const source = await this.#backend.head(sourceKey, { signal });
+      // Made or read by this process from this very source version: one HEAD and no read.
+      const recent = this.#recent.get(key);
+      if (recent && source && recent.sourceEtag === source.etag) return { key, meta: recent.meta, bytes: recent.bytes };
+      const entry = await this.#backend.head(key, { signal });
+      if (entry && source && this.#isFresh(key, entry, source)) {
+        if (entry.size > RECENT_MAX_ENTRY) return { key, meta: entry };
+        const { bytes, meta } = await this.#backend.get(key, { signal });
+        this.#remember(key, source.etag, meta, bytes);
+        return { key, meta, bytes };
+      }
       const made = await compute(source);
       try {
         const meta = await this.#backend.put(key, made.bytes);
         this.#madeFrom.set(key, made.source.etag);
         await this.#dropIfScanGone(scan, key);
+        this.#remember(key, made.source.etag, meta, made.bytes);
         // Sent from memory, as the entry: no read back.
         return { key, meta, bytes: made.bytes };
       } catch (err) {
@@ -146,6 +162,25 @@ export class Webcache {
     } finally {
       this.#inFlight.delete(key);
     }
+  }
+
+  /** Keeps a small entry in memory (least recently stored dropped first, RECENT_MAX_BYTES in all). */
+  #remember(key: Key, sourceEtag: string, meta: ObjectMeta, bytes: Uint8Array): void {
+    if (bytes.byteLength > RECENT_MAX_ENTRY) return;
+    this.#forget(key);
+    this.#recent.set(key, { sourceEtag, meta, bytes });
+    this.#recentBytes += bytes.byteLength;
+    for (const old of this.#recent.keys()) {
+      if (this.#recentBytes <= RECENT_MAX_BYTES) break;
+      this.#forget(old);
+    }
+  }
+
+  #forget(key: Key): void {
+    const old = this.#recent.get(key);
+    if (!old) return;
+    this.#recent.delete(key);
+    this.#recentBytes -= old.bytes.byteLength;
   }
 
   /** Made from this very source version, or (made by another process) written after the source. */
