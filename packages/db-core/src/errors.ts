@@ -19,6 +19,12 @@ export const ErrorCodes = {
   LOCK_LOST: 'ROMI_LOCK_LOST',
   ABORTED: 'ROMI_ABORTED',
   STORAGE: 'ROMI_STORAGE',
+  /** A login refused: unknown user, wrong password (accounts of `romidb serve`). */
+  INVALID_CREDENTIALS: 'ROMI_INVALID_CREDENTIALS',
+  /** A login refused because the account is locked (failed attempts, or by an administrator). */
+  ACCOUNT_LOCKED: 'ROMI_ACCOUNT_LOCKED',
+  /** A token refused: malformed, not HS512, wrong key or claims, expired, revoked (tokens of `romidb serve`). */
+  INVALID_TOKEN: 'ROMI_INVALID_TOKEN',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -7,3 +7,15 @@ export { createServer, VERSION, type ServerOptions } from './server.js';
 export { DEFAULT_RATE_LIMITS, type RateLimitGroup } from './context.js';
 export { buildScanInfo, plantdbScanMetadata, type ScanInfo, type Pose } from './scan-info.js';
 export { webcacheName, type WebcacheOptions } from './webcache.js';
+export {
+  AccountStore,
+  AccountLockedError,
+  InvalidCredentialsError,
+  checkUsername,
+  ROLES,
+  type Account,
+  type AccountStoreOptions,
+  type Role,
+} from './auth/users.js';
+export type { Group } from './auth/groups.js';
+export type { HashParams } from './auth/passwords.js';
