@@ -30,6 +30,7 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   [ErrorCodes.ALREADY_EXISTS]: 409,
   [ErrorCodes.CONDITION_FAILED]: 409,
   [ErrorCodes.READ_ONLY]: 403,
+  [ErrorCodes.INVALID_TOKEN]: 401,
   [ErrorCodes.NOT_SUPPORTED]: 415,
   [ErrorCodes.NOT_CONNECTED]: 503,
   [ErrorCodes.DB_BUSY]: 503,
