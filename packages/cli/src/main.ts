@@ -15,6 +15,7 @@ import { registerCheck } from './commands/check.js';
 import { registerMirror } from './commands/mirror.js';
 import { registerDemo } from './commands/demo.js';
 import { registerServe } from './commands/serve.js';
+import { registerUser } from './commands/user.js';
 
 /** The version of @romi/cli (package.json is one level above both src/ and dist/). */
 export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -46,6 +47,7 @@ export async function main(argv: readonly string[], partialIo: Partial<CliIO> = 
   registerMirror(program, ctx);
   registerDemo(program, ctx);
   registerServe(program, ctx);
+  registerUser(program, ctx);
 
   try {
     await program.parseAsync(argv as string[], { from: 'node' });

@@ -175,7 +175,13 @@ export class JsonFile<T> {
 
   async #withHostLock<R>(signal: AbortSignal | undefined, fn: () => Promise<R>): Promise<R> {
     const { capabilities } = this.#backend;
-    if (capabilities.conditionalWrites === 'global' || !capabilities.localPaths) return fn();
+    if (capabilities.conditionalWrites === 'global') {
+      // S3: the conditional writes are the store's; S3Backend checks once that it honours them
+      // (as before its writer lock) and refuses a store that ignores them (ROMI_NOT_SUPPORTED).
+      await (this.#backend as Backend & { verifyConditionalWrites?(signal?: AbortSignal): Promise<void> }).verifyConditionalWrites?.(signal);
+      return fn();
+    }
+    if (!capabilities.localPaths) return fn();
     const lock = await this.#backend.lock(ACCOUNTS_LOCK, { waitMs: this.#opts.lockWaitMs ?? 10_000, signal });
     try {
       return await fn();
