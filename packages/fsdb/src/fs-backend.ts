@@ -265,6 +265,13 @@ export class FsBackend implements Backend {
       }
     };
     const stream = new ReadableStream<Uint8Array>({
+      start: async (controller) => {
+        // Nothing to read (an empty file or range): closed at once, not when a reader asks.
+        if (position >= end) {
+          await close();
+          controller.close();
+        }
+      },
       pull: async (controller) => {
         try {
           throwIfAborted(opts.signal);
@@ -279,6 +286,12 @@ export class FsBackend implements Backend {
           }
           position += bytesRead;
           controller.enqueue(bytesRead === length ? buffer : buffer.subarray(0, bytesRead));
+          // The last bytes: close now. Without a read-ahead queue, a reader that stops once it has
+          // the size it expected never asks again, and the file would stay open until collected.
+          if (position >= end) {
+            await close();
+            controller.close();
+          }
         } catch (err) {
           await close();
           controller.error(this.#wrap(err, key));

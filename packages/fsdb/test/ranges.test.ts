@@ -14,7 +14,7 @@ const SIZE = 8 * MiB + 5;
 type FileHandle = Awaited<ReturnType<FsLike['promises']['open']>>;
 
 /** node:fs whose file handles record every read: "read <position>+<bytes read>", and any other way of reading. */
-function recordingFs(log: string[]): FsLike {
+function recordingFs(log: string[], closes: { count: number } = { count: 0 }): FsLike {
   const record = (handle: FileHandle): FileHandle =>
     new Proxy(handle, {
       get(target, name) {
@@ -27,6 +27,7 @@ function recordingFs(log: string[]): FsLike {
             return result;
           };
         }
+        if (name === 'close') closes.count++;
         if (name === 'readFile' || name === 'createReadStream' || name === 'readableWebStream' || name === 'readv') log.push(String(name));
         return (value as (...args: unknown[]) => unknown).bind(target);
       },
@@ -85,4 +86,22 @@ it('reads a small file whole in one read of its own size', async () => {
   for await (const part of stream as unknown as AsyncIterable<Uint8Array>) parts.push(part);
   expect(Buffer.compare(Buffer.concat(parts), data)).toBe(0);
   expect(log).toEqual(['read 0+2048']);
+});
+
+it('closes the file once its last bytes are read, even if the reader never asks again', async () => {
+  await new FsBackend(dir).put(toKey('two.bin'), new Uint8Array(3 * MiB));
+  await new FsBackend(dir).put(toKey('empty.bin'), new Uint8Array(0));
+  const closes = { count: 0 };
+  const backend = new FsBackend(dir, { fs: recordingFs([], closes) });
+  // A reader that stops at the size the meta gave (as an HTTP answer with a Content-Length does).
+  const { stream, meta } = await backend.getStream(toKey('two.bin'));
+  const reader = stream.getReader();
+  let got = 0;
+  while (got < meta.size) got += (await reader.read()).value!.byteLength;
+  expect(closes.count).toBe(1);
+  // Nothing to read: closed without a read.
+  await backend.getStream(toKey('empty.bin'));
+  await backend.getStream(toKey('two.bin'), { range: { start: 5, end: 5 } });
+  await new Promise((r) => setTimeout(r, 10));
+  expect(closes.count).toBe(3);
 });
