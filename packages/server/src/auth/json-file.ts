@@ -28,7 +28,7 @@ import {
 } from '@romi/db-core';
 
 /** The lock held around each change where conditional writes do not reach other processes. */
-export const ACCOUNTS_LOCK = `${INTERNAL_PREFIX}accounts.lock`;
+const ACCOUNTS_LOCK = `${INTERNAL_PREFIX}accounts.lock`;
 
 /** How many times a change is tried when other writers keep changing the document in between. */
 const MAX_ATTEMPTS = 50;

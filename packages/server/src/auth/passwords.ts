@@ -13,9 +13,9 @@ export const ARGON2_DEFAULTS = { memoryCost: 65536, timeCost: 3, parallelism: 4,
 export type HashParams = { memoryCost: number; timeCost: number; parallelism: number };
 
 /** Passwords longer than this (UTF-8 bytes) are refused: argon2 reads the whole input. */
-export const MAX_PASSWORD_BYTES = 1024;
+const MAX_PASSWORD_BYTES = 1024;
 /** Shorter passwords (in characters) are refused, except plantdb's public `guest` account's. */
-export const MIN_PASSWORD_LENGTH = 8;
+const MIN_PASSWORD_LENGTH = 8;
 
 /**
  * Bounds on the parameters of a stored hash: a users.json edited by hand (or by an attacker who
