@@ -17,6 +17,8 @@ export const DEFAULT_RATE_LIMITS = {
   archive: 30,
   /** /refresh (plantdb: 60 per scan, 12 for the whole database). */
   refresh: 60,
+  /** Logins, token refreshes and account creation (plantdb: 20 logins). */
+  auth: 60,
 } as const;
 
 export type RateLimitGroup = keyof typeof DEFAULT_RATE_LIMITS;

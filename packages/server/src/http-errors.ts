@@ -31,6 +31,8 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   [ErrorCodes.CONDITION_FAILED]: 409,
   [ErrorCodes.READ_ONLY]: 403,
   [ErrorCodes.INVALID_TOKEN]: 401,
+  [ErrorCodes.INVALID_CREDENTIALS]: 401,
+  [ErrorCodes.ACCOUNT_LOCKED]: 401,
   [ErrorCodes.NOT_SUPPORTED]: 415,
   [ErrorCodes.NOT_CONNECTED]: 503,
   [ErrorCodes.DB_BUSY]: 503,

@@ -19,6 +19,9 @@ import { registerDataRoutes } from './routes/data.js';
 import { registerScanRoutes } from './routes/scans.js';
 import { Webcache, type WebcacheOptions } from './webcache.js';
 import { drainOnClose } from './drain.js';
+import { TokenService, type TokenServiceOptions } from './auth/tokens.js';
+import { AccountStore, type AccountStoreOptions } from './auth/users.js';
+import { registerAuthRoutes } from './routes/auth.js';
 
 export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -40,6 +43,12 @@ export interface ServerOptions {
   /** Parallel storage reads when building many scan infos (default 16). */
   concurrency?: number;
   webcache?: WebcacheOptions;
+  /**
+   * Accounts and tokens (plantdb's /login, /logout, /register, /token-*, /create-api-token): the
+   * signing secret (`loadSecret`) and options of the token service and account store. Without
+   * it those routes do not exist.
+   */
+  auth?: { secret: Uint8Array; tokens?: Omit<TokenServiceOptions, 'backend' | 'secret'>; accounts?: AccountStoreOptions };
 }
 
 /** The romidb database a DB object is (the server reads its storage directly for files and the webcache). */
@@ -113,7 +122,7 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
   await app.register(swagger, {
     openapi: {
       info: { title: 'romidb REST API (plantdb 0.15 compatible)', version: VERSION, description: 'The plantdb REST API over a romidb database (local folder, memory or S3).' },
-      tags: ['base', 'scans', 'filesets', 'files', 'assets'].map((name) => ({ name })),
+      tags: ['base', 'scans', 'filesets', 'files', 'assets', 'auth'].map((name) => ({ name })),
     },
   });
 
@@ -131,6 +140,10 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
       registerScanRoutes(ctx);
       registerDataRoutes(ctx);
       registerAssetRoutes(ctx);
+      if (opts.auth) {
+        const tokens = new TokenService({ onError: (err) => app.log.warn({ err }, 'token pruning failed'), ...opts.auth.tokens, backend, secret: opts.auth.secret });
+        registerAuthRoutes(ctx, { accounts: new AccountStore(backend, opts.auth.accounts), tokens });
+      }
     },
     { prefix: opts.prefix ?? '' },
   );

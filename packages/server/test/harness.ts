@@ -112,8 +112,10 @@ export interface Answer {
 }
 
 /** One request with a real HTTP client; the whole body is read. */
-export async function get(url: string, opts: { method?: 'GET' | 'HEAD' | 'OPTIONS' | 'POST'; headers?: Record<string, string> } = {}): Promise<Answer> {
-  const res = await request(url, { method: opts.method ?? 'GET', headers: opts.headers });
+export async function get(url: string, opts: { method?: 'GET' | 'HEAD' | 'OPTIONS' | 'POST'; headers?: Record<string, string>; json?: unknown } = {}): Promise<Answer> {
+  const sent = opts.json === undefined ? opts.headers : { 'content-type': 'application/json', ...opts.headers };
+  const payload = opts.json === undefined ? undefined : JSON.stringify(opts.json);
+  const res = await request(url, { method: opts.method ?? (payload === undefined ? 'GET' : 'POST'), headers: sent, body: payload });
   const body = Buffer.from(await res.body.arrayBuffer());
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(res.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : String(v);
