@@ -1,6 +1,6 @@
 // `romidb serve` as a user runs it: the built binary in a child process, a real HTTP client,
 // then SIGTERM (or SIGINT): requests under way finish, the process exits 0.
-import { cp } from 'node:fs/promises';
+import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collect, FIXTURES, spawnCli, tempDir } from './helpers.js';
@@ -59,6 +59,31 @@ describe('romidb serve', () => {
     expect(thumb.headers.get('content-type')).toBe('image/jpeg');
     child.kill('SIGINT');
     expect((await done).code).toBe(0);
+  });
+
+  it('accounts: none by default; --demo-users logs admin/admin in, with a warning; a key file others can read is refused', async () => {
+    const db = await fixtureDb();
+    const plain = await startServe(['--json', '--db', db, 'serve', '--port', '0', '--quiet']);
+    const post = (url: string, body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post(`${plain.url}/login`, { username: 'admin', password: 'admin' })).status).toBe(404);
+    plain.child.kill('SIGTERM');
+    expect((await plain.done).code).toBe(0);
+
+    const demo = await startServe(['--json', '--db', db, 'serve', '--port', '0', '--quiet', '--demo-users']);
+    const res = await post(`${demo.url}/login`, { username: 'admin', password: 'admin' });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { user: { username: string } }).user.username).toBe('admin');
+    demo.child.kill('SIGTERM');
+    const done = await demo.done;
+    expect(done.code).toBe(0);
+    expect(done.err).toMatch(/WARNING: --demo-users/);
+
+    const keyFile = join(await tempDir(), 'jwt.key');
+    await writeFile(keyFile, 'k'.repeat(64), { mode: 0o644 });
+    const home = await tempDir('romidb-home-');
+    const refused = await collect(spawnCli(['--db', db, 'serve', '--port', '0', '--jwt-secret-file', keyFile], { home }));
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/chmod 600|readable/i);
   });
 
   it('SIGINT stops it too; --prefix puts the routes under a path', async () => {

@@ -18,4 +18,5 @@ export {
   type Role,
 } from './auth/users.js';
 export type { Group } from './auth/groups.js';
+export { loadSecret, createSecretFile, InvalidTokenError, TokenService, type TokenServiceOptions } from './auth/tokens.js';
 export type { HashParams } from './auth/passwords.js';

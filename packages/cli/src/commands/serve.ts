@@ -1,6 +1,7 @@
 /** serve: plantdb's REST API over the database (read-only), until SIGINT or SIGTERM. */
 import type { Command } from 'commander';
-import { createServer } from '@romi/server';
+import { randomBytes } from 'node:crypto';
+import { AccountStore, createServer, loadSecret } from '@romi/server';
 import { UsageError, type Context } from '../context.js';
 
 function port(value: string): number {
@@ -25,12 +26,25 @@ export function registerServe(program: Command, ctx: Context): void {
     .option('--no-rate-limit', 'no per-client request limits')
     .option('--refresh-interval <s>', 'look for changed scans this often (0: only on /refresh)', '10')
     .option('--quiet', 'no request log')
-    .action(async (opts: { host: string; port: string; prefix?: string; rateLimit: boolean; refreshInterval: string; quiet?: boolean }) => {
+    .option('--jwt-secret-file <path>', 'accounts and tokens (/login…): the signing key, a file of mode 0600 (or ROMIDB_JWT_SECRET)')
+    .option('--demo-users', "accounts with plantdb's guest/guest and admin/admin and a key of this run only: for tests and demos, never for real data")
+    .action(async (opts: { host: string; port: string; prefix?: string; rateLimit: boolean; refreshInterval: string; quiet?: boolean; jwtSecretFile?: string; demoUsers?: boolean }) => {
       if (opts.prefix !== undefined && !/^\/[A-Za-z0-9._~\-/]*[^/]$/.test(opts.prefix)) throw new UsageError(`invalid --prefix "${opts.prefix}": a path such as /api`);
       const listenPort = port(opts.port);
       const refreshIntervalMs = seconds(opts.refreshInterval) * 1000;
+      // Accounts only when asked for: with a key that outlives the process, or the demo users.
+      const envSecret = process.env.ROMIDB_JWT_SECRET;
+      const secret =
+        opts.jwtSecretFile !== undefined || envSecret ? await loadSecret({ file: opts.jwtSecretFile, env: process.env }) : opts.demoUsers ? new Uint8Array(randomBytes(48)) : undefined;
       const db = await ctx.open();
+      if (opts.demoUsers) {
+        const accounts = new AccountStore((db as unknown as { backend: ConstructorParameters<typeof AccountStore>[0] }).backend);
+        await accounts.ensureGuest();
+        await accounts.ensureDemoAdmin();
+        ctx.io.stderr.write('WARNING: --demo-users: the accounts guest/guest and admin/admin exist in this database; anyone can log in as admin. For tests and demos only.\n');
+      }
       const app = await createServer({
+        auth: secret ? { secret } : undefined,
         db,
         prefix: opts.prefix,
         rateLimit: opts.rateLimit ? undefined : false,

@@ -173,6 +173,7 @@ const find = (users: UserRecord[], username: string): UserRecord | undefined => 
 
 /** plantdb's public read-only account, which its clients log in with when they have none. */
 const GUEST = { username: 'guest', password: 'guest', fullname: 'PlantDB Guest' };
+const DEMO_ADMIN = { username: 'admin', password: 'admin', fullname: 'PlantDB Admin' };
 
 export class AccountStore {
   readonly #users: JsonFile<UserRecord[]>;
@@ -222,9 +223,21 @@ export class AccountStore {
 
   /** Creates plantdb's `guest`/`guest` reader account unless it exists; says whether it did. */
   async ensureGuest(): Promise<boolean> {
-    if (await this.getUser(GUEST.username)) return false;
+    return this.#ensure(GUEST, ['reader']);
+  }
+
+  /**
+   * plantdb's demo administrator, admin/admin, when missing: for tests and demos only (`romidb
+   * serve --demo-users`); a database that holds it is open to anyone who knows plantdb.
+   */
+  async ensureDemoAdmin(): Promise<boolean> {
+    return this.#ensure(DEMO_ADMIN, ['admin']);
+  }
+
+  async #ensure(user: { username: string; password: string; fullname: string }, roles: Role[]): Promise<boolean> {
+    if (await this.getUser(user.username)) return false;
     try {
-      await this.#create(GUEST.username, GUEST.fullname, GUEST.password, ['reader']);
+      await this.#create(user.username, user.fullname, user.password, roles);
       return true;
     } catch (err) {
       if (err instanceof AlreadyExistsError) return false;
