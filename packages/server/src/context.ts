@@ -19,6 +19,8 @@ export const DEFAULT_RATE_LIMITS = {
   refresh: 60,
   /** Logins, token refreshes and account creation (plantdb: 20 logins). */
   auth: 60,
+  /** Creating scans and filesets, updating metadata (plantdb: 15 to 120 per route). */
+  write: 120,
 } as const;
 
 export type RateLimitGroup = keyof typeof DEFAULT_RATE_LIMITS;

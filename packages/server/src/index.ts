@@ -4,6 +4,7 @@
  * from plantdb.
  */
 export { createServer, VERSION, type ServerOptions } from './server.js';
+export type { WriteOptions } from './routes/write.js';
 export { DEFAULT_RATE_LIMITS, type RateLimitGroup } from './context.js';
 export { buildScanInfo, plantdbScanMetadata, type ScanInfo, type Pose } from './scan-info.js';
 export { webcacheName, type WebcacheOptions } from './webcache.js';

@@ -22,6 +22,7 @@ import { drainOnClose } from './drain.js';
 import { TokenService, type TokenServiceOptions } from './auth/tokens.js';
 import { AccountStore, type AccountStoreOptions } from './auth/users.js';
 import { registerAuthRoutes } from './routes/auth.js';
+import { registerWriteRoutes, type WriteOptions } from './routes/write.js';
 
 export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -49,6 +50,8 @@ export interface ServerOptions {
    * it those routes do not exist.
    */
   auth?: { secret: Uint8Array; tokens?: Omit<TokenServiceOptions, 'backend' | 'secret'>; accounts?: AccountStoreOptions };
+  /** The write routes (served only with `auth`): body size limit (1 MiB) and wait for a busy writer lock (3 s). See routes/write.ts. */
+  writes?: WriteOptions;
 }
 
 /** The romidb database a DB object is (the server reads its storage directly for files and the webcache). */
@@ -142,7 +145,9 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
       registerAssetRoutes(ctx);
       if (opts.auth) {
         const tokens = new TokenService({ onError: (err) => app.log.warn({ err }, 'token pruning failed'), ...opts.auth.tokens, backend, secret: opts.auth.secret });
-        registerAuthRoutes(ctx, { accounts: new AccountStore(backend, opts.auth.accounts), tokens });
+        const auth = { accounts: new AccountStore(backend, opts.auth.accounts), tokens };
+        registerAuthRoutes(ctx, auth);
+        registerWriteRoutes(ctx, auth, opts.writes);
       }
     },
     { prefix: opts.prefix ?? '' },

@@ -18,14 +18,14 @@ export interface AuthContext {
 }
 
 /** plantdb's permissions of each role. */
-const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
+export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   reader: ['read'],
   contributor: ['read', 'write', 'create'],
   admin: ['read', 'write', 'create', 'delete', 'manage_users', 'manage_groups'],
 };
 
 /** Every permission an account has: its roles' and its extra ones. */
-function permissionsOf(account: Account): Set<Permission> {
+export function permissionsOf(account: Account): Set<Permission> {
   const out = new Set<Permission>();
   for (const role of account.roles) for (const p of ROLE_PERMISSIONS[role]) out.add(p);
   for (const p of account.extraPermissions) out.add(p.toLowerCase() as Permission);
@@ -35,7 +35,7 @@ function permissionsOf(account: Account): Set<Permission> {
 const unauthorized = (message: string): HttpError => new HttpError(401, ErrorCodes.INVALID_TOKEN, message);
 
 /** The account behind the request's `Authorization: Bearer` token; 401 without a valid one. */
-async function authenticated(auth: AuthContext, req: FastifyRequest, accept: Parameters<TokenService['authenticate']>[1] = ['access', 'api']): Promise<{ token: VerifiedToken; account: Account }> {
+export async function authenticated(auth: AuthContext, req: FastifyRequest, accept: Parameters<TokenService['authenticate']>[1] = ['access', 'api']): Promise<{ token: VerifiedToken; account: Account }> {
   const header = req.headers.authorization;
   const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
   if (!m) throw unauthorized('No authenticated user!');
