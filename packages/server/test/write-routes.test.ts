@@ -212,6 +212,25 @@ describe.each(targets())('$name', (target) => {
     await refused(() => post('/scan/new_by_api', { metadata: {} }, undefined, headers), 403, 'ROMI_FORBIDDEN');
   });
 
+  it('another server process: scan metadata after its refresh interval, file metadata after /refresh', async () => {
+    // Its own database object over the same storage, as another process would have.
+    const other = await serve(new RomiDB(made.backend), { refreshIntervalMs: 100 });
+    try {
+      const read = async (path: string) => (await get(`${other.url}${path}`)).json().metadata;
+      expect((await read('/scan/real_plant/metadata')).seen_by_other).toBeUndefined();
+      expect((await read('/file/real_plant/images/00001_rgb/metadata')).seen_by_other).toBeUndefined();
+      expect((await post('/scan/real_plant/metadata', { metadata: { seen_by_other: 1 } }, 'admin')).status).toBe(200);
+      expect((await post('/file/real_plant/images/00001_rgb/metadata', { metadata: { seen_by_other: 1 } }, 'admin')).status).toBe(200);
+      const deadline = Date.now() + 5000;
+      while ((await read('/scan/real_plant/metadata')).seen_by_other !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect((await read('/scan/real_plant/metadata')).seen_by_other).toBe(1);
+      expect((await get(`${other.url}/refresh?scan_id=real_plant`)).status).toBe(200);
+      expect((await read('/file/real_plant/images/00001_rgb/metadata')).seen_by_other).toBe(1);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('a body over the limit is a 413, storage unchanged', async () => {
     const small = await serve(made.db, { auth: { secret: SECRET }, writes: { bodyLimit: 1024 } });
     try {
