@@ -202,6 +202,16 @@ describe.each(targets())('$name', (target) => {
     }
   });
 
+  it('names that would reach romidb\'s own objects are refused, storage unchanged', async () => {
+    for (const path of ['/scan/romidb', '/scan/users.json', '/scan/groups.json', '/scan/.hidden', '/scan/..', '/scan/.', '/fileset/real_plant/metadata', '/fileset/real_plant/webcache', '/fileset/real_plant/files.json', '/fileset/real_plant/..', '/fileset/real_plant/.hidden']) {
+      const before = await snapshot(made.backend);
+      const res = await post(path, { metadata: { a: 1 } }, 'admin');
+      expect(res.status, path).toBeGreaterThanOrEqual(400);
+      expect(res.status, path).toBeLessThan(500);
+      expect(await snapshot(made.backend)).toEqual(before);
+    }
+  });
+
   it('an API token limited to a dataset writes there, and only there', async () => {
     const api = await post('/create-api-token', { datasets: { 'new_by_a*': ['write'] } }, 'admin');
     const scoped = api.json().api_token as string;
@@ -229,6 +239,13 @@ describe.each(targets())('$name', (target) => {
     } finally {
       await other.close();
     }
+  });
+
+  it('twenty writes at once on one server: every one goes through, none lost', async () => {
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => post('/fileset/real_plant/images/metadata', { metadata: { [`at_once_${i}`]: i } }, 'contrib')));
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+    const md = (await get(url('/fileset/real_plant/images/metadata'))).json().metadata;
+    for (let i = 0; i < 20; i++) expect(md[`at_once_${i}`]).toBe(i);
   });
 
   it('a body over the limit is a 413, storage unchanged', async () => {

@@ -10,7 +10,7 @@
  * through the DB API, disconnects (releasing the lock) and refreshes the catalog's entry for that
  * scan, so that this server's next read sees the write.
  */
-import { ErrorCodes, isPlainObject, isRomiError, RomiDB, type DB, type Metadata, type MetadataHolder, type Scan } from '@romi/db-core';
+import { ErrorCodes, isPlainObject, isRomiError, KeyedMutex, RomiDB, type DB, type Metadata, type MetadataHolder, type Scan } from '@romi/db-core';
 import type { FastifyReply } from 'fastify';
 import { effectivePermissions, type Permission } from '../auth/tokens.js';
 import { formatPythonDate } from '../auth/json-file.js';
@@ -81,6 +81,7 @@ export function registerWriteRoutes(ctx: RouteContext, auth: AuthContext, opts: 
   const { app, backend, catalog } = ctx;
   const lockWaitMs = opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
   const dbOptions = ctx.db instanceof RomiDB ? ctx.db.options : {};
+  const turns = new KeyedMutex();
   const routeOptions = { ...ctx.limited('write'), bodyLimit: opts.bodyLimit ?? DEFAULT_WRITE_BODY_LIMIT };
 
   /** Checks the scan's existence and the permission on `db`; the scan when it exists. */
@@ -103,23 +104,28 @@ export function registerWriteRoutes(ctx: RouteContext, auth: AuthContext, opts: 
     } finally {
       await view.disconnect();
     }
-    const writer = new RomiDB(backend, dbOptions);
-    try {
-      await writer.connect({ waitMs: lockWaitMs });
-    } catch (err) {
-      if (isRomiError(err, ErrorCodes.DB_BUSY)) {
-        reply.header('Retry-After', String(RETRY_AFTER_S));
-        throw new HttpError(503, ErrorCodes.DB_BUSY, 'The database is busy: another writer holds its lock. Try again later.');
+    // This server's writes take turns here rather than polling the lock; the time spent waiting
+    // for a turn counts against lockWaitMs.
+    const deadline = Date.now() + lockWaitMs;
+    return turns.run('writer', async () => {
+      const writer = new RomiDB(backend, dbOptions);
+      try {
+        await writer.connect({ waitMs: Math.max(0, deadline - Date.now()) });
+      } catch (err) {
+        if (isRomiError(err, ErrorCodes.DB_BUSY)) {
+          reply.header('Retry-After', String(RETRY_AFTER_S));
+          throw new HttpError(503, ErrorCodes.DB_BUSY, 'The database is busy: another writer holds its lock. Try again later.');
+        }
+        throw err;
       }
-      throw err;
-    }
-    try {
-      // Checked again under the lock: the scan or its sharing may have changed meanwhile.
-      return await w.run(writer, await authorize(writer, w));
-    } finally {
-      await writer.disconnect();
-      await catalog.refresh(w.scanId);
-    }
+      try {
+        // Checked again under the lock: the scan or its sharing may have changed meanwhile.
+        return await w.run(writer, await authorize(writer, w));
+      } finally {
+        await writer.disconnect();
+        await catalog.refresh(w.scanId);
+      }
+    });
   }
 
   /** A top-level merge into the metadata of the scan's object `target`; all of its metadata after it. */
