@@ -4,7 +4,10 @@
 // token or credential problem, 403 for a missing permission), bodies plantdb's.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AccountStore } from '../src/index.js';
+import { AccountStore, type AccountStoreOptions } from '../src/index.js';
+
+/** Cheap hashes: these tests are about routes, not argon2's cost (accounts.test.ts checks the real one). */
+const FAST: AccountStoreOptions = { hashParams: { memoryCost: 1024, timeCost: 1, parallelism: 1 } };
 import { get, localTargets, serve, targets, type Running } from './harness.js';
 
 const SECRET = randomBytes(48);
@@ -32,13 +35,13 @@ describe.each(targets())('$name', (target) => {
 
   beforeAll(async () => {
     made = await target.make();
-    const accounts = new AccountStore(made.backend);
+    const accounts = new AccountStore(made.backend, FAST);
     await accounts.addUser({ username: 'admin', fullname: 'Lab Admin', password: PASSWORD, roles: ['admin'] });
     await accounts.addUser({ username: 'reader', fullname: 'A Reader', password: PASSWORD, roles: ['reader'] });
     await accounts.addUser({ username: 'locky', password: PASSWORD, roles: ['reader'] });
-    server = await serve(made.db, { auth: { secret: SECRET } });
+    server = await serve(made.db, { auth: { secret: SECRET, accounts: FAST } });
     // A second process over the same database (a second server object here).
-    other = await serve(made.db, { auth: { secret: SECRET } });
+    other = await serve(made.db, { auth: { secret: SECRET, accounts: FAST } });
   });
   afterAll(async () => {
     await server?.close();

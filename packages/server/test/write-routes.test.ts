@@ -7,7 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RomiDB, type Backend } from '@romi/db-core';
-import { AccountStore } from '../src/index.js';
+import { AccountStore, type AccountStoreOptions } from '../src/index.js';
+
+/** Cheap hashes: these tests are about routes, not argon2's cost (accounts.test.ts checks the real one). */
+const FAST: AccountStoreOptions = { hashParams: { memoryCost: 1024, timeCost: 1, parallelism: 1 } };
 import { get, localTargets, serve, targets, type Answer, type Running } from './harness.js';
 
 const SECRET = randomBytes(48);
@@ -58,7 +61,7 @@ describe.each(targets())('$name', (target) => {
 
   beforeAll(async () => {
     made = await target.make();
-    const accounts = new AccountStore(made.backend);
+    const accounts = new AccountStore(made.backend, FAST);
     await accounts.addUser({ username: 'admin', fullname: 'Lab Admin', password: PASSWORD, roles: ['admin'] });
     await accounts.addUser({ username: 'contrib', fullname: 'A Contributor', password: PASSWORD, roles: ['contributor'] });
     await accounts.addUser({ username: 'reader', fullname: 'A Reader', password: PASSWORD, roles: ['reader'] });
@@ -70,7 +73,7 @@ describe.each(targets())('$name', (target) => {
     await writer.connect();
     await (await writer.getScan('real_plant')).setMetadata({ owner: 'owner', sharing: ['lab'] });
     await writer.disconnect();
-    server = await serve(made.db, { auth: { secret: SECRET } });
+    server = await serve(made.db, { auth: { secret: SECRET, accounts: FAST } });
     for (const who of WHO.filter((w) => w !== 'scoped')) {
       const res = await get(url('/login'), { json: { username: who, password: PASSWORD } });
       token[who] = res.json().access_token;
@@ -249,7 +252,7 @@ describe.each(targets())('$name', (target) => {
   });
 
   it('a body over the limit is a 413, storage unchanged', async () => {
-    const small = await serve(made.db, { auth: { secret: SECRET }, writes: { bodyLimit: 1024 } });
+    const small = await serve(made.db, { auth: { secret: SECRET, accounts: FAST }, writes: { bodyLimit: 1024 } });
     try {
       const before = await snapshot(made.backend);
       const res = await get(`${small.url}/scan/real_plant/metadata`, { method: 'POST', json: { metadata: { big: 'x'.repeat(4096) } }, headers: { authorization: `Bearer ${token.admin}` } });
@@ -261,7 +264,7 @@ describe.each(targets())('$name', (target) => {
   });
 
   it('a writer lock held by another writer: 503 ROMI_DB_BUSY with Retry-After, storage unchanged; then the write goes through', async () => {
-    const busy = await serve(made.db, { auth: { secret: SECRET }, writes: { lockWaitMs: 200 } });
+    const busy = await serve(made.db, { auth: { secret: SECRET, accounts: FAST }, writes: { lockWaitMs: 200 } });
     const holder = new RomiDB(made.backend);
     await holder.connect();
     try {
