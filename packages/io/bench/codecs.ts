@@ -18,10 +18,10 @@ export interface CodecBenchRow {
 
 const REAL = fileURLToPath(new URL('../../../test-fixtures/io/real/', import.meta.url));
 
-const median = (t: number[]) => [...t].sort((a, b) => a - b)[Math.floor(t.length / 2)];
+export const median = (t: number[]) => [...t].sort((a, b) => a - b)[Math.floor(t.length / 2)];
 
 /** Median wall times of `io` and `base`, called alternately so that load on the machine hits both alike. */
-async function pair(io: () => unknown, base: () => unknown, runs: number): Promise<[number, number]> {
+export async function pair(io: () => unknown, base: () => unknown, runs: number): Promise<[number, number]> {
   await base();
   await io();
   const a: number[] = [];

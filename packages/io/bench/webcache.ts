@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { decodePointCloud, resizeImage, voxelDownsample, type PointCloud } from '../src/index.js';
+import { pair } from './codecs.js';
 
 export interface WebcacheBenchRow {
   workload: string;
@@ -15,25 +16,6 @@ export interface WebcacheBenchRow {
 }
 
 const REAL = fileURLToPath(new URL('../../../test-fixtures/io/real/', import.meta.url));
-const median = (t: number[]) => [...t].sort((a, b) => a - b)[Math.floor(t.length / 2)];
-
-/** Median wall times of `fn` and `base`, called alternately after one untimed call each. */
-async function pair(fn: () => unknown, base: () => unknown, runs: number): Promise<[number, number]> {
-  await base();
-  await fn();
-  const a: number[] = [];
-  const b: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    let t0 = performance.now();
-    await base();
-    b.push(performance.now() - t0);
-    t0 = performance.now();
-    await fn();
-    a.push(performance.now() - t0);
-  }
-  return [median(a), median(b)];
-}
-
 /** `n` points with normals: copies of the real cloud (57,890 points), each shifted a little. */
 function bigCloud(n: number): PointCloud {
   const src = decodePointCloud(new Uint8Array(readFileSync(`${REAL}PointCloud.ply`)));
