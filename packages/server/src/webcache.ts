@@ -190,11 +190,16 @@ export class Webcache {
     return !!entry.mtime && !!source.mtime && entry.mtime.getTime() > source.mtime.getTime();
   }
 
-  /** A scan deleted while its entry was made must not come back as a folder holding only a cache. */
+  /**
+   * A scan deleted while its entry was made must not come back as a folder holding only a cache:
+   * the entry goes, and the cache folder too when nothing else is in it (never what others wrote).
+   */
   async #dropIfScanGone(scan: string, key: Key): Promise<void> {
     if (await this.#backend.head(keys.index(scan))) return;
     await this.#backend.delete(key);
-    await this.#backend.delete(toKey(`${scan}/webcache/`));
+    const folder = toKey(`${scan}/webcache/`);
+    for await (const e of this.#backend.list(folder)) if (e.kind === 'object' && e.key !== folder) return;
+    await this.#backend.delete(folder);
   }
 }
 

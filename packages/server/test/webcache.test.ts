@@ -107,6 +107,22 @@ describe('webcache', () => {
     expect(webcachePuts()).toHaveLength(3);
   });
 
+  it('a scan deleted while its entry is made: the entry is dropped, what others cached there is kept', async () => {
+    const { raw, start } = await setUp();
+    const others = toKey('real_plant/webcache/0123456789012345678901234567890123456789.jpeg');
+    await raw.put(others, new Uint8Array([1, 2, 3]));
+    // Another program deletes the scan's index while this server resizes.
+    const original = raw.put.bind(raw);
+    raw.put = async (key, ...rest) => {
+      if (key.includes('/webcache/') && key !== others) await raw.delete(toKey('real_plant/files.json'));
+      return original(key, ...rest);
+    };
+    const server = await start();
+    expect((await get(`${server.url}/image/real_plant/images/00004_rgb?size=thumb`)).status).toBe(200);
+    expect(await raw.head(toKey(entryKey('real_plant', '00004_rgb', 'thumb')))).toBeUndefined();
+    expect(await raw.head(others)).toBeDefined();
+  });
+
   it('on storage that refuses the write, the preview is sent anyway and the refusal reported', async () => {
     let refused = 0;
     const { start, webcachePuts } = await setUp({ refuseWebcache: true, onWriteError: () => refused++ });
