@@ -25,14 +25,18 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import tar from 'tar-stream';
 import {
+  archiveEntryPath,
+  archiveEntryProblem,
+  DEFAULT_IMPORT_LIMITS,
   ErrorCodes,
+  importCap,
+  type ImportLimits,
   idProblem,
   INDEX_NAME,
   indexForCopy,
   INTERNAL_PREFIX,
   InvalidArgumentError,
   isRomiError,
-  keyProblem,
   keys,
   MARKER_KEY,
   METADATA_DIR,
@@ -211,20 +215,6 @@ async function addObject(db: RomiDB, pack: tar.Pack, object: ObjectMeta, signal?
 
 // ---------------------------------------------------------------- import
 
-/** Bounds on what an archive may write (defaults no real scan reaches; options raise them). */
-export interface ImportLimits {
-  /** Total bytes of the entries (default 1 TiB). */
-  maxBytes: number;
-  /** Total bytes of the entries per byte of the archive file, above 64 MiB in all (default 200). */
-  maxRatio: number;
-  /** Bytes of one files.json or metadata JSON entry, which are read whole (default 256 MiB). */
-  maxJsonBytes: number;
-}
-
-export const DEFAULT_IMPORT_LIMITS: ImportLimits = { maxBytes: 2 ** 40, maxRatio: 200, maxJsonBytes: 256 << 20 };
-/** Archives expanding to less than this are never refused for their ratio (tiny archives compress well). */
-const RATIO_FLOOR = 64 << 20;
-
 export interface ImportResult {
   scans: string[];
   entries: number;
@@ -241,27 +231,12 @@ interface RawEntry {
   size: number;
 }
 
-/** An archive entry's name as a key: "./" prefixes removed, folders without their trailing "/". */
-function entryPath(name: string): string {
-  let n = name;
-  while (n.startsWith('./')) n = n.slice(2);
-  return n.replace(/\/+$/, '');
-}
-
-/** Why an entry cannot be imported, or undefined. Names are checked before any prefix is removed. */
+/** Why an entry cannot be imported, or undefined: only regular files and folders, with names valid as keys. */
 function entryProblem(entry: RawEntry): string | undefined {
   if (entry.type !== 'file' && entry.type !== 'contiguous-file' && entry.type !== 'directory') {
     return `a ${entry.type ?? 'special'} entry (only regular files and folders are imported)`;
   }
-  if (entry.name.startsWith('/') || /^[A-Za-z]:/.test(entry.name)) return 'an absolute path';
-  const path = entryPath(entry.name);
-  if (path === '') return undefined;
-  const segments = path.split('/');
-  if (segments.some((s) => s === '..')) return 'a ".." segment';
-  if (segments.some((s) => s.startsWith(INTERNAL_PREFIX))) return `a "${INTERNAL_PREFIX}" name (reserved for temporary files)`;
-  if (segments.some((s) => Buffer.byteLength(s) > 255)) return 'a name longer than 255 bytes (too long for a file system)';
-  const problem = keyProblem(entry.type === 'directory' ? `${path}/` : path);
-  return problem === undefined ? undefined : `not a valid key (${problem})`;
+  return archiveEntryProblem(entry.name, entry.type === 'directory');
 }
 
 async function isGzip(path: string): Promise<boolean> {
@@ -335,7 +310,7 @@ const isJsonEntry = (rel: string, top: string): boolean => rel === `${top}/${IND
 /** Pass 1: reads every header, validates it, and decides what goes where. Writes nothing. */
 async function planImport(db: RomiDB, path: string, archiveSize: number, limits: ImportLimits, signal?: AbortSignal): Promise<{ plan: Plan; entries: RawEntry[] }> {
   const entries: RawEntry[] = [];
-  const cap = Math.min(limits.maxBytes, Math.max(RATIO_FLOOR, limits.maxRatio * archiveSize));
+  const cap = importCap(limits, archiveSize);
   let total = 0;
   for await (const entry of readTar(path)) {
     throwIfAborted(signal);
@@ -354,12 +329,12 @@ async function planImport(db: RomiDB, path: string, archiveSize: number, limits:
   }
 
   // A tarred database folder ("db/romidb", "db/scan/…") imports like the database itself.
-  const paths = entries.map((e) => entryPath(e.name)).filter((p) => p !== '');
+  const paths = entries.map((e) => archiveEntryPath(e.name)).filter((p) => p !== '');
   const tops = new Set(paths.map((p) => p.split('/')[0]!));
   let root = '';
   if (tops.size === 1 && !paths.includes(MARKER_KEY)) {
     const [top] = tops;
-    if (entries.some((e) => e.type !== 'directory' && entryPath(e.name) === `${top}/${MARKER_KEY}`)) root = `${top}/`;
+    if (entries.some((e) => e.type !== 'directory' && archiveEntryPath(e.name) === `${top}/${MARKER_KEY}`)) root = `${top}/`;
   }
 
   const scans = new Set<string>();
@@ -369,7 +344,7 @@ async function planImport(db: RomiDB, path: string, archiveSize: number, limits:
   const folders = new Set<string>();
   let bytes = 0;
   for (const e of entries) {
-    const full = entryPath(e.name);
+    const full = archiveEntryPath(e.name);
     if (full === '' || `${full}/` === root) continue;
     const rel = full.slice(root.length);
     const [top, ...rest] = rel.split('/');
@@ -465,7 +440,7 @@ export async function importArchive(db: RomiDB, path: string, opts: ArchiveOptio
       if (!expected || expected.name !== name || expected.type !== type || expected.size !== entrySize) {
         throw new InvalidArgumentError(`Archive "${path}" changed while it was being imported (at "${name}")`);
       }
-      const full = entryPath(name);
+      const full = archiveEntryPath(name);
       const rel = full.slice(plan.root.length);
       const top = rel.split('/')[0]!;
       if (full === '' || `${full}/` === plan.root || !importing.has(top) || rel === top) {

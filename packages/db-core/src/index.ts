@@ -29,4 +29,5 @@ export { formatPythonJson, parseJson, parseJsonTree, toPlain, pythonFloatRepr, c
 export { assertQuery, matchesQuery, partialMatch } from './query.js';
 export { mapLimit, KeyedMutex, sleep } from './util.js';
 export { acquireLease, inspectLease, type LeaseBody, type LeaseHolder, type LeaseOptions } from './lease.js';
+export { archiveEntryPath, archiveEntryProblem, importCap, DEFAULT_IMPORT_LIMITS, type ImportLimits } from './archive-entries.js';
 export { mirror, type MirrorOptions, type MirrorProgress, type MirrorResult } from './mirror.js';

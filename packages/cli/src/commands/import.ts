@@ -9,9 +9,9 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { idProblem, InvalidArgumentError, mapLimit, type Fileset, type Metadata, type RomiDB, type Scan } from '@romi/db-core';
+import { DEFAULT_IMPORT_LIMITS, idProblem, InvalidArgumentError, mapLimit, type Fileset, type ImportLimits, type Metadata, type RomiDB, type Scan } from '@romi/db-core';
 import { UsageError, type Context } from '../context.js';
-import { DEFAULT_IMPORT_LIMITS, importArchive, type ImportLimits } from '../archive.js';
+import { importArchive } from '../archive.js';
 import { formatBytes } from '../output.js';
 import { parseDbPath, parseJsonObject, parsePositiveInt, parseSize, readJsonObjectFile } from '../paths.js';
 import { startProgress } from '../progress.js';
