@@ -9,7 +9,7 @@
 // Credentials (logins, API tokens) are made before the first listing, so they are not counted.
 import { createHmac, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FormData, fetch } from 'undici';
+import { FormData, fetch, request } from 'undici';
 import { RomiDB, type Backend } from '@romi/db-core';
 import { AccountStore, type AccountStoreOptions } from '../src/index.js';
 import { get, localTargets, serve, targets, type Answer, type Running } from './harness.js';
@@ -66,6 +66,9 @@ const EXPECTED: Record<string, Row> = {
   'POST /login (wrong password)':                  [401,  401,  401,  401,  401,  401,  401,  401,  401,  401,  401,  401],
   'POST /login (locked account)':                  [401,  401,  401,  401,  401,  401,  401,  401,  401,  401,  401,  401],
   'POST /login (unknown user)':                    [401,  401,  401,  401,  401,  401,  401,  401,  401,  401,  401,  401],
+  // the last uploads: a raw body stored at X-File-Path (WRITE on the scan), a scan from a ZIP (CREATE).
+  'POST /files/<s> (X-File-Path)':                 [401,  401,  401,  401,  403,  403,  201,  201,  201,  201,  201,  403],
+  'POST /archive/<new id> (zip_file)':             [401,  401,  401,  401,  403,  403,  200,  403,  403,  200,  200,  403],
 };
 
 /** The error code of each refusal status, per route (a login's 401 is about credentials, not a token). */
@@ -151,6 +154,13 @@ function expiredToken(type: 'access' | 'refresh', sub = 'admin'): string {
   return `${input}.${createHmac('sha512', SECRET).update(input).digest('base64url')}`;
 }
 
+/** An Answer of the harness from a status, headers and body. */
+function answer(status: number, raw: Record<string, string | string[] | undefined>, body: Buffer): Answer {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+  return { status, headers, body, json: () => JSON.parse(body.toString('utf8')), text: () => body.toString('utf8') };
+}
+
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
 // The s3db target runs too when the whole run stays quick; ROMI_MATRIX_LOCAL=1 keeps to fsdb and memdb.
@@ -167,6 +177,7 @@ describe.each(TARGETS)('$name', (target) => {
     return res.json();
   };
   let adminAccess: string;
+  let zip: Buffer;
   let revoked: { access_token: string; refresh_token: string };
   const cached = new Map<Caller, Cell>();
 
@@ -249,10 +260,9 @@ describe.each(TARGETS)('$name', (target) => {
         form.append('metadata', JSON.stringify({ uploaded_by: c.caller }));
         form.append('file', new Blob([JSON.stringify({ caller: c.caller })], { type: 'application/json' }), `up_${c.caller}.json`);
         const res = await fetch(url(`/file/real_plant/images/up_${c.caller}`), { method: 'POST', body: form, headers: c.headers });
-        const body = Buffer.from(await res.arrayBuffer());
         const headers: Record<string, string> = {};
         res.headers.forEach((v, k) => (headers[k] = v));
-        return { status: res.status, headers, body, json: () => JSON.parse(body.toString('utf8')), text: () => body.toString('utf8') };
+        return answer(res.status, headers, Buffer.from(await res.arrayBuffer()));
       },
       onSuccess: () => underScan('real_plant'),
       check: async (res, c) => {
@@ -350,6 +360,35 @@ describe.each(TARGETS)('$name', (target) => {
       send: (c) => post('/login', { username: 'nobody_here', password: PASSWORD }, c.headers),
       onSuccess: () => NOTHING,
     },
+    {
+      name: 'POST /files/<s> (X-File-Path)',
+      send: async (c) => {
+        const res = await request(url('/files/real_plant'), { method: 'POST', body: Buffer.from(JSON.stringify({ raw: c.caller })), headers: { 'content-type': 'application/octet-stream', 'x-file-path': `images/raw_${c.caller}.json`, ...c.headers } });
+        return answer(res.statusCode, res.headers, Buffer.from(await res.body.arrayBuffer()));
+      },
+      onSuccess: () => underScan('real_plant'),
+      check: async (res, c) => {
+        expect(res.json()).toEqual({ message: `File images/raw_${c.caller}.json received and saved` });
+        expect((await get(url(`/files/real_plant/images/raw_${c.caller}.json`))).json()).toEqual({ raw: c.caller });
+      },
+    },
+    {
+      name: 'POST /archive/<new id> (zip_file)',
+      send: async (c) => {
+        const form = new FormData();
+        form.append('zip_file', new Blob([zip], { type: 'application/zip' }), 'scan.zip');
+        const res = await fetch(url(`/archive/new_zip_${c.caller}`), { method: 'POST', body: form, headers: c.headers });
+        const headers: Record<string, string> = {};
+        res.headers.forEach((v, k) => (headers[k] = v));
+        return answer(res.status, headers, Buffer.from(await res.arrayBuffer()));
+      },
+      onSuccess: (caller) => underScan(`new_zip_${caller}`),
+      check: async (res, c) => {
+        expect(res.json()).toMatchObject({ message: 'ZIP file processed successfully', files: expect.arrayContaining([expect.any(String)]) });
+        expect((await get(url('/scans'))).json()).toContain(`new_zip_${c.caller}`);
+        expect((await get(url(`/scan/new_zip_${c.caller}/filesets`))).json().filesets).toEqual((await get(url('/scan/no_images/filesets'))).json().filesets);
+      },
+    },
   ];
 
   beforeAll(async () => {
@@ -375,6 +414,8 @@ describe.each(TARGETS)('$name', (target) => {
     await (await writer.getScan('real_plant')).setMetadata({ owner: 'owner', sharing: ['lab'] });
     await writer.disconnect();
     server = await serve(made.db, { auth: { secret: SECRET, accounts: FAST } });
+    // What POST /archive uploads: a small scan as GET /archive sends it.
+    zip = (await get(url('/archive/no_images'))).body;
     adminAccess = (await login('admin')).access_token;
     revoked = await login('admin');
     expect((await post('/logout', undefined, bearer(revoked.access_token))).status).toBe(200);
