@@ -376,7 +376,7 @@ describe.each(TARGETS)('$name', (target) => {
       name: 'POST /archive/<new id> (zip_file)',
       send: async (c) => {
         const form = new FormData();
-        form.append('zip_file', new Blob([zip], { type: 'application/zip' }), 'scan.zip');
+        form.append('zip_file', new Blob([new Uint8Array(zip)], { type: 'application/zip' }), 'scan.zip');
         const res = await fetch(url(`/archive/new_zip_${c.caller}`), { method: 'POST', body: form, headers: c.headers });
         const headers: Record<string, string> = {};
         res.headers.forEach((v, k) => (headers[k] = v));
