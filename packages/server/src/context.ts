@@ -2,6 +2,7 @@
 import type { FastifyInstance, RouteShorthandOptions } from 'fastify';
 import type { Backend, DB, File } from '@romi/db-core';
 import type { ScanCatalog } from './catalog.js';
+import type { ChangeJournal } from './changes.js';
 import { assertRouteId } from './http-errors.js';
 import type { Webcache } from './webcache.js';
 
@@ -30,6 +31,8 @@ export interface RouteContext {
   db: DB;
   backend: Backend;
   catalog: ScanCatalog;
+  /** Writes made through this server and the others on the database (changes.ts). */
+  changes: ChangeJournal;
   webcache: Webcache;
   /** Route options carrying the group's rate limit (none when limits are off). */
   limited(group: RateLimitGroup): Pick<RouteShorthandOptions, 'config'>;

@@ -11,6 +11,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import { InvalidArgumentError, openDB, type Backend, type DB } from '@romi/db-core';
 import { ScanCatalog } from './catalog.js';
+import { ChangeJournal } from './changes.js';
 import { DEFAULT_RATE_LIMITS, type RateLimitGroup, type RouteContext } from './context.js';
 import { assertRouteId, describeError } from './http-errors.js';
 import { registerAssetRoutes } from './routes/assets.js';
@@ -23,6 +24,7 @@ import { TokenService, type TokenServiceOptions } from './auth/tokens.js';
 import { AccountStore, type AccountStoreOptions } from './auth/users.js';
 import { registerAuthRoutes } from './routes/auth.js';
 import { registerWriteRoutes, type WriteOptions } from './routes/write.js';
+import { registerUploadRoutes } from './routes/upload.js';
 
 export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -50,9 +52,17 @@ export interface ServerOptions {
    * it those routes do not exist.
    */
   auth?: { secret: Uint8Array; tokens?: Omit<TokenServiceOptions, 'backend' | 'secret'>; accounts?: AccountStoreOptions };
+  /**
+   * A connection on which nothing is received or sent for this long is closed (default 120 s):
+   * a client that stalls mid-upload, or stops reading a download, frees its connection.
+   */
+  idleTimeoutMs?: number;
   /** The write routes (served only with `auth`): body size limit (1 MiB) and wait for a busy writer lock (3 s). See routes/write.ts. */
   writes?: WriteOptions;
 }
+
+/** Routes whose answers never come from the server's caches (nor need the change journal). */
+const UNCACHED_ROUTES = new Set(['/', '/health', '/files/*', '/openapi.json', '/docs', '/login']);
 
 /** The romidb database a DB object is (the server reads its storage directly for files and the webcache). */
 function backendOf(db: DB): Backend {
@@ -71,15 +81,27 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
   const ownConnection = !db.isConnected;
   if (ownConnection) await db.connect({ readOnly: true });
 
+  const prefix = opts.prefix ?? '';
   const app = Fastify({
     logger: opts.logger ?? false,
     trustProxy: opts.trustProxy ?? false,
+    connectionTimeout: opts.idleTimeoutMs ?? 120_000,
     // Long paths are refused by the routes themselves, with a JSON answer.
     routerOptions: { maxParamLength: 4096, ignoreDuplicateSlashes: false },
   });
   const catalog = new ScanCatalog(db, backend, {
     concurrency: opts.concurrency ?? 16,
     onError: (err) => app.log.warn({ err }, 'background refresh failed'),
+  });
+  const changes = new ChangeJournal(backend, {
+    forget: async (scanId) => {
+      try {
+        await catalog.refresh(scanId);
+      } catch {
+        await catalog.refresh();
+      }
+    },
+    onError: (err) => app.log.warn({ err }, 'the change journal cannot be written: other servers see this write after their next background pass'),
   });
   let warnedReadOnly = false;
   const webcache = new Webcache(backend, {
@@ -136,9 +158,18 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
         db,
         backend,
         catalog,
+        changes,
         webcache,
         limited: (group) => (limits ? { config: { rateLimit: { max: limits[group], timeWindow: 60_000 } } } : {}),
       };
+      // Answers made from what this server caches wait for a look at the change journal, so that
+      // a write through another server is seen at once. Stored files are read from storage anyway.
+      scope.addHook('onRequest', async (req) => {
+        const route = req.routeOptions.url;
+        // Writes check on fresh connections of their own (routes/write.ts).
+        if ((req.method !== 'GET' && req.method !== 'HEAD') || route === undefined || UNCACHED_ROUTES.has(route.slice(prefix.length))) return;
+        await changes.sync();
+      });
       registerBaseRoutes(ctx, VERSION);
       registerScanRoutes(ctx);
       registerDataRoutes(ctx);
@@ -147,12 +178,13 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
         const tokens = new TokenService({ onError: (err) => app.log.warn({ err }, 'token pruning failed'), ...opts.auth.tokens, backend, secret: opts.auth.secret });
         const auth = { accounts: new AccountStore(backend, opts.auth.accounts), tokens };
         registerAuthRoutes(ctx, auth);
-        registerWriteRoutes(ctx, auth, opts.writes);
+        registerUploadRoutes(ctx, auth, registerWriteRoutes(ctx, auth, opts.writes), opts.writes ?? {});
       }
     },
-    { prefix: opts.prefix ?? '' },
+    { prefix },
   );
 
+  await changes.start();
   await app.ready();
   catalog.start(opts.refreshIntervalMs ?? 10_000);
   return app;

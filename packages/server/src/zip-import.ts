@@ -88,11 +88,9 @@ const message = (err: unknown): string => (err instanceof Error ? err.message : 
 /** Whether an entry is a folder; undefined for links, devices and other special entries. */
 function entryKind(entry: yauzl.Entry, name: string): 'file' | 'folder' | undefined {
   // The high 16 bits are the Unix mode when the archiver set one (0 from MS-DOS/Windows tools).
-  const mode = (entry.externalFileAttributes >>> 16) & 0xffff;
-  if (mode !== 0) {
-    const type = mode & S_IFMT;
-    return type === S_IFDIR ? 'folder' : type === S_IFREG ? 'file' : undefined;
-  }
+  // Permissions without a type (Python's ZipFile.writestr writes 0o600 alone) are a file or folder by name.
+  const type = ((entry.externalFileAttributes >>> 16) & 0xffff) & S_IFMT;
+  if (type !== 0) return type === S_IFDIR ? 'folder' : type === S_IFREG ? 'file' : undefined;
   return name.endsWith('/') || (entry.externalFileAttributes & DOS_DIRECTORY) !== 0 ? 'folder' : 'file';
 }
 

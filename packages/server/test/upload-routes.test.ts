@@ -3,7 +3,10 @@
 // file, no or bad ext, bad metadata, unknown scan or fileset, existing file, a reader, no token,
 // a file over `writes.uploadLimit`, a client gone mid-upload) leaves storage unchanged.
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '@romi/db-core';
 import { AccountStore, type AccountStoreOptions } from '../src/index.js';
@@ -14,7 +17,7 @@ import { request } from 'undici';
 const FAST: AccountStoreOptions = { hashParams: { memoryCost: 1024, timeCost: 1, parallelism: 1 } };
 const SECRET = randomBytes(48);
 const PASSWORD = 'correct horse battery';
-const LIMIT = 64 * 1024;
+const LIMIT = 1024 * 1024;
 
 /** Every stored object and a hash of its bytes. */
 async function snapshot(backend: Backend): Promise<Map<string, string>> {
@@ -51,6 +54,7 @@ type Who = 'admin' | 'reader';
 describe.each(targets())('$name', (target) => {
   let made: Awaited<ReturnType<typeof target.make>>;
   let server: Running;
+  let spoolDir: string;
   const token = {} as Record<Who, string>;
   const url = (path: string) => `${server.url}${path}`;
 
@@ -75,13 +79,15 @@ describe.each(targets())('$name', (target) => {
     const accounts = new AccountStore(made.backend, FAST);
     await accounts.addUser({ username: 'admin', fullname: 'Lab Admin', password: PASSWORD, roles: ['admin'] });
     await accounts.addUser({ username: 'reader', fullname: 'A Reader', password: PASSWORD, roles: ['reader'] });
-    server = await serve(made.db, { auth: { secret: SECRET, accounts: FAST }, writes: { uploadLimit: LIMIT } });
+    spoolDir = await mkdtemp(join(tmpdir(), 'romidb-spool-'));
+    server = await serve(made.db, { auth: { secret: SECRET, accounts: FAST }, writes: { uploadLimit: LIMIT, spoolDir } });
     for (const who of ['admin', 'reader'] as const) token[who] = (await get(url('/login'), { json: { username: who, password: PASSWORD } })).json().access_token;
   });
   afterAll(async () => {
     await server?.close();
     await made?.dispose();
     await target.close();
+    if (spoolDir) await rm(spoolDir, { recursive: true, force: true });
   });
 
   it('stores the uploaded bytes and metadata; GET /file and files.json see it', async () => {
@@ -148,18 +154,123 @@ describe.each(targets())('$name', (target) => {
     req.on('error', () => {});
     req.write(head);
     req.write(Buffer.alloc(1000, 'a'));
-    // Wait until the file entry exists (the upload is under way), then go away.
-    const listed = async () => (await snapshot(made.backend)).size !== before.size || JSON.stringify([...(await snapshot(made.backend))]) !== JSON.stringify([...before]);
-    for (let i = 0; i < 200 && !(await listed()); i++) await new Promise((r) => setTimeout(r, 25));
-    expect(await listed()).toBe(true);
+    // Wait until the upload is being received (its spool file exists), then go away.
+    const spooling = async () => (await readdir(spoolDir)).length > 0;
+    for (let i = 0; i < 200 && !(await spooling()); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(await spooling()).toBe(true);
     req.destroy();
-    let after = await snapshot(made.backend);
-    for (let i = 0; i < 200 && JSON.stringify([...after]) !== JSON.stringify([...before]); i++) {
-      await new Promise((r) => setTimeout(r, 25));
-      after = await snapshot(made.backend);
-    }
-    expect(after).toEqual(before);
+    for (let i = 0; i < 200 && (await spooling()); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(await readdir(spoolDir)).toEqual([]);
+    expect(await snapshot(made.backend)).toEqual(before);
     // The server still writes.
     expect((await upload('/file/real_plant/images/cut_short', [{ name: 'ext', value: 'txt' }, { name: 'file', value: 'x', filename: 'a' }], 'admin')).status).toBe(201);
+  });
+
+  it('the JSON write routes refuse a multipart body (415): the multipart parser reaches the upload routes only', async () => {
+    const parts: Part[] = [{ name: 'metadata', value: '{}' }, { name: 'file', value: 'x', filename: 'a.txt' }];
+    await refused(() => upload('/scan/from_multipart', parts, 'admin'), 415);
+    await refused(() => upload('/fileset/real_plant/from_multipart', parts, 'admin'), 415);
+    await refused(() => upload('/scan/real_plant/metadata', parts, 'admin'), 415);
+  });
+
+  /** POST /files/<scan> with a raw body. */
+  async function rawUpload(scan: string, body: Buffer | string, headers: Record<string, string>, who: Who | 'nobody' = 'admin'): Promise<Answer> {
+    const res = await request(url(`/files/${scan}`), { method: 'POST', body, headers: { ...(who !== 'nobody' ? { authorization: `Bearer ${token[who]}` } : {}), ...headers } });
+    const bytes = Buffer.from(await res.body.arrayBuffer());
+    return { status: res.statusCode, headers: {}, body: bytes, json: () => JSON.parse(bytes.toString('utf8')), text: () => bytes.toString('utf8') };
+  }
+
+  it('POST /files/<scan> stores the raw body at X-File-Path, registered in files.json (a new fileset made)', async () => {
+    const data = randomBytes(5000);
+    const res = await rawUpload('real_plant', data, { 'x-file-path': 'raw_fs/raw_1.ply', 'content-type': 'application/octet-stream', 'content-disposition': 'attachment; filename=raw_1.ply' });
+    expect(res.status, res.text()).toBe(201);
+    expect(res.json()).toEqual({ message: 'File raw_fs/raw_1.ply received and saved' });
+    expect((await get(url('/file/real_plant/raw_fs/raw_1'))).body.equals(data)).toBe(true);
+    expect((await get(url('/files/real_plant/raw_fs/raw_1.ply'))).body.equals(data)).toBe(true);
+    // A JSON body is stored as it is, never parsed; into an existing fileset.
+    const json = await rawUpload('real_plant', '{"a": 1}', { 'x-file-path': 'images/raw_2.json', 'content-type': 'application/json' });
+    expect(json.status, json.text()).toBe(201);
+    expect((await get(url('/file/real_plant/images/raw_2'))).text()).toBe('{"a": 1}');
+  });
+
+  it('POST /files/<scan> refusals leave storage unchanged: no way out of the scan', async () => {
+    const h = (path: string) => ({ 'x-file-path': path, 'content-type': 'application/octet-stream' });
+    for (const path of ['../../escape.txt', '../other_scan/x.txt', '/etc/x.txt', 'a/b/c.txt', 'images/noext', 'images/.romidb-x.txt', 'images/%2e%2e.txt', 'metadata/images.json', 'images\\..\\x.txt', '']) {
+      await refused(() => rawUpload('real_plant', 'data', h(path)), 400);
+    }
+    await refused(() => rawUpload('real_plant', 'data', { 'content-type': 'application/octet-stream' }), 400, 'X-File-Path');
+    await refused(() => rawUpload('real_plant', '', h('images/empty.txt')), 400);
+    await refused(() => rawUpload('real_plant', randomBytes(LIMIT + 1), h('images/big.ply')), 413);
+    await refused(() => rawUpload('real_plant', 'data', h('images/r.txt'), 'reader'), 403);
+    await refused(() => rawUpload('real_plant', 'data', h('images/r.txt'), 'nobody'), 401);
+    await refused(() => rawUpload('no_such_scan', 'data', h('images/r.txt')), 404);
+    expect((await rawUpload('real_plant', 'data', h('images/raw_twice.txt'))).status).toBe(201);
+    await refused(() => rawUpload('real_plant', 'other', h('images/raw_twice.txt')), 409);
+    // A chunked body without Content-Length: 411.
+    const chunked = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(url('/files/real_plant'), { method: 'POST', headers: { authorization: `Bearer ${token.admin}`, ...h('images/chunked.txt') } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.write('part one');
+      req.end('part two');
+    });
+    expect(chunked).toBe(411);
+    expect((await get(url('/file/real_plant/images/chunked'))).status).toBe(404);
+  });
+
+  /** POST /archive/<id> with a zip_file part. */
+  const archiveUpload = (id: string, zip: Buffer | string, who?: Who, name = 'zip_file') => upload(`/archive/${id}`, [{ name, value: typeof zip === 'string' ? zip : new Uint8Array(zip), filename: 'scan.zip' }], who);
+
+  it('POST /archive/<id>: a scan downloaded from GET /archive comes back whole as a new scan, owned by the uploader', async () => {
+    const zip = (await get(url('/archive/virtual_plant'))).body;
+    const res = await archiveUpload('virtual_plant_copy', zip, 'admin');
+    expect(res.status, res.text()).toBe(200);
+    expect(res.json().message).toBe('ZIP file processed successfully');
+    expect(res.json().files.length).toBeGreaterThan(3);
+    const filesets = async (scan: string) => (await get(url(`/scan/${scan}/filesets`))).json();
+    expect(await filesets('virtual_plant_copy')).toEqual(await filesets('virtual_plant'));
+    expect((await get(url('/scan/virtual_plant_copy/metadata'))).json().metadata.owner).toBe('admin');
+    expect((await get(url('/scans'))).json()).toContain('virtual_plant_copy');
+    const image = res.json().files.find((f: string) => f.startsWith('virtual_plant_copy/images/')) as string;
+    const name = image.slice('virtual_plant_copy/'.length);
+    expect((await get(url(`/files/virtual_plant_copy/${name}`))).body.equals((await get(url(`/files/virtual_plant/${name}`))).body)).toBe(true);
+  });
+
+  it('POST /archive/<id> refusals leave storage unchanged', async () => {
+    const zip = (await get(url('/archive/virtual_plant'))).body;
+    await refused(() => archiveUpload('virtual_plant', zip, 'admin'), 409);
+    await refused(() => archiveUpload('by_reader', zip, 'reader'), 403);
+    await refused(() => archiveUpload('by_nobody', zip), 401);
+    await refused(() => archiveUpload('not_a_zip', 'this is not a zip', 'admin'), 400);
+    await refused(() => archiveUpload('wrong_part', zip, 'admin', 'file'), 400, 'zip_file');
+    await refused(() => archiveUpload('bad%20id', zip, 'admin'), 400);
+    await refused(() => archiveUpload('too_big', Buffer.concat([zip, randomBytes(LIMIT)]), 'admin'), 413);
+  });
+
+  it('a client that stalls mid-upload is cut after the idle timeout; nothing is kept', async () => {
+    const stalled = await serve(made.db, { auth: { secret: SECRET, accounts: FAST }, writes: { uploadLimit: LIMIT, spoolDir }, idleTimeoutMs: 400 });
+    try {
+      const before = await snapshot(made.backend);
+      const closed = await new Promise<boolean>((resolve) => {
+        const req = httpRequest(`${stalled.url}/files/real_plant`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token.admin}`, 'x-file-path': 'images/stalled.txt', 'content-length': '1000' },
+        });
+        req.on('error', () => resolve(true));
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', () => resolve(true));
+        });
+        req.write('only the start');
+      });
+      expect(closed).toBe(true);
+      for (let i = 0; i < 100 && (await readdir(spoolDir)).length > 0; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(await readdir(spoolDir)).toEqual([]);
+      expect(await snapshot(made.backend)).toEqual(before);
+    } finally {
+      await stalled.close();
+    }
   });
 });

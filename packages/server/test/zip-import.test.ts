@@ -215,6 +215,12 @@ describe.each(targets())('$name', (target) => {
     expect((await scanObjects(made.backend, 'meta_only')).get('metadata/metadata.json')!.toString()).toBe('{"owner": "alice", "a": 1}');
   });
 
+  it("takes permissions without a file type (Python's ZipFile.writestr: 0o600) as files and folders by name", async () => {
+    const path = await zipFile(rawZip([{ name: 'files.json', data: Buffer.from('{"filesets": []}'), mode: 0o600 }, { name: 'images/', mode: 0o700 }, { name: 'images/a.jpg', data: Buffer.from('a'), mode: 0o600 }]));
+    const result = await importZipScan(db, 'from_python', path, { owner: 'alice' });
+    expect([...result.files].sort()).toEqual(['from_python/files.json', 'from_python/images/a.jpg', 'from_python/metadata/metadata.json']);
+  });
+
   it('refuses hostile entry names and special entries', async () => {
     const cases: Array<[RawEntry, RegExp]> = [
       [{ name: '../x', data: Buffer.from('x') }, /"\.\." segment/],

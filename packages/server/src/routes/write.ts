@@ -10,13 +10,12 @@
  * through the DB API, disconnects (releasing the lock) and refreshes the catalog's entry for that
  * scan, so that this server's next read sees the write.
  *
- * POST /file/<scan>/<fs>/<f> (multipart `ext`, `metadata`, then `file`) streams the file part into
- * the backend under the writer lock (never buffered whole), bounded by `uploadLimit`; any failure
- * once the file entry exists (too large, a client gone, a storage error) deletes the file again.
+ * The write is then recorded in the change journal (changes.ts) before the lock is released, so
+ * that other servers on the same database see it at once. Uploads (upload.ts) go through the same
+ * `write`.
  */
-import { ErrorCodes, isPlainObject, isRomiError, KeyedMutex, RomiDB, type DB, type Metadata, type MetadataHolder, type Scan } from '@romi/db-core';
-import multipart, { type MultipartFile, type Multipart } from '@fastify/multipart';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ErrorCodes, isPlainObject, isRomiError, KeyedMutex, RomiDB, type Metadata, type MetadataHolder, type Scan } from '@romi/db-core';
+import type { FastifyReply } from 'fastify';
 import { effectivePermissions, type Permission } from '../auth/tokens.js';
 import { formatPythonDate } from '../auth/json-file.js';
 import { anyJson, errorSchema, fileParams, filesetParams, scanParams, type RouteContext } from '../context.js';
@@ -28,15 +27,14 @@ export interface WriteOptions {
   bodyLimit?: number;
   /** How long a write waits for the database's writer lock held by another writer (default 3 s), then 503. */
   lockWaitMs?: number;
-  /** Largest file of POST /file/<scan>/<fs>/<f>, in bytes (default 10 GiB); larger is a 413 and nothing is kept. */
+  /** Largest upload (POST /file, /files, /archive), in bytes (default 10 GiB); larger is a 413 and nothing is kept. */
   uploadLimit?: number;
+  /** Where uploads are received before they are written to the database (default: the system's temp folder). */
+  spoolDir?: string;
 }
 
-const DEFAULT_WRITE_BODY_LIMIT = 1024 * 1024;
+export const DEFAULT_WRITE_BODY_LIMIT = 1024 * 1024;
 const DEFAULT_LOCK_WAIT_MS = 3000;
-const DEFAULT_UPLOAD_LIMIT = 10 * 1024 ** 3;
-/** plantdb's extensions of an uploaded file. */
-const UPLOAD_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.tif', '.txt', '.json', '.ply', '.yaml', '.toml'];
 /** Seconds a client is told to wait after a 503 for a busy writer lock. */
 const RETRY_AFTER_S = 2;
 
@@ -83,63 +81,13 @@ interface WriteRequest<T> {
   what: string;
   /** POST /scan/<id>: the scan must not exist (409), and its permission is the global one. */
   creating?: boolean;
+  /** Work between the permission check and the lock (receiving an upload): a slow client never holds the lock. */
+  prepare?(): Promise<void>;
   /** The write itself, on the writer connection (its scan, when it exists). */
-  run(db: DB, scan: Scan | undefined): Promise<T>;
+  run(db: RomiDB, scan: Scan | undefined): Promise<T>;
 }
 
-/** `ext` of an upload: plantdb's list, lower-cased, with or without the dot; the extension without its dot. */
-function uploadExtension(value: string | undefined): string {
-  if (value === undefined || value.trim() === '') throw badRequest("'ext' field is required");
-  const ext = value.trim().toLowerCase();
-  const dotted = ext.startsWith('.') ? ext : `.${ext}`;
-  if (!UPLOAD_EXTENSIONS.includes(dotted)) throw badRequest(`Invalid file extension. Must be one of: ${UPLOAD_EXTENSIONS.join(', ')}`);
-  return dotted.slice(1);
-}
-
-/** `metadata` of an upload: a JSON object, undefined when absent, else a 400. */
-function uploadMetadata(value: string | undefined): Metadata | undefined {
-  if (value === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    throw badRequest("'metadata' must be a JSON object");
-  }
-  if (!isPlainObject(parsed)) throw badRequest("'metadata' must be a JSON object");
-  return parsed;
-}
-
-const tooLarge = (limit: number): HttpError => new HttpError(413, ErrorCodes.INVALID_ARGUMENT, `The file is larger than the upload limit (${limit} bytes)`);
-
-/**
- * The bytes of a file part, failing (413) when busboy cut it at the limit; `over` says so even
- * when a backend wraps the failure of its source in its own error.
- */
-function limitedPart(part: MultipartFile, limit: number): { bytes: AsyncGenerator<Uint8Array>; over(): boolean } {
-  async function* bytes(): AsyncGenerator<Uint8Array> {
-    for await (const chunk of part.file as AsyncIterable<Buffer>) yield chunk;
-    if (part.file.truncated) throw tooLarge(limit);
-  }
-  return { bytes: bytes(), over: () => part.file.truncated };
-}
-
-/** The parts of a multipart request: the fields before the file part, and the file part (undefined when none). */
-async function fieldsAndFile(parts: AsyncIterator<Multipart>): Promise<{ fields: Map<string, string>; file: MultipartFile | undefined }> {
-  const fields = new Map<string, string>();
-  for (;;) {
-    const next = await parts.next();
-    if (next.done) return { fields, file: undefined };
-    const part = next.value;
-    if (part.type === 'file') {
-      if (part.fieldname === 'file') return { fields, file: part };
-      part.file.resume();
-      continue;
-    }
-    if (typeof part.value === 'string' && !fields.has(part.fieldname)) fields.set(part.fieldname, part.value);
-  }
-}
-
-export function registerWriteRoutes(ctx: RouteContext, auth: AuthContext, opts: WriteOptions = {}): void {
+export function registerWriteRoutes(ctx: RouteContext, auth: AuthContext, opts: WriteOptions = {}) {
   const { app, backend, catalog } = ctx;
   const lockWaitMs = opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
   const dbOptions = ctx.db instanceof RomiDB ? ctx.db.options : {};
@@ -147,7 +95,7 @@ export function registerWriteRoutes(ctx: RouteContext, auth: AuthContext, opts: 
   const routeOptions = { ...ctx.limited('write'), bodyLimit: opts.bodyLimit ?? DEFAULT_WRITE_BODY_LIMIT };
 
   /** Checks the scan's existence and the permission on `db`; the scan when it exists. */
-  async function authorize<T>(db: DB, w: WriteRequest<T>): Promise<Scan | undefined> {
+  async function authorize<T>(db: RomiDB, w: WriteRequest<T>): Promise<Scan | undefined> {
     const exists = await db.hasScan(w.scanId);
     if (!w.creating && !exists) throw notFound(`Scan '${w.scanId}' not found`);
     const scan = exists ? await db.getScan(w.scanId) : undefined;
@@ -166,6 +114,7 @@ export function registerWriteRoutes(ctx: RouteContext, auth: AuthContext, opts: 
     } finally {
       await view.disconnect();
     }
+    await w.prepare?.();
     // This server's writes take turns here rather than polling the lock; the time spent waiting
     // for a turn counts against lockWaitMs.
     const deadline = Date.now() + lockWaitMs;
@@ -182,7 +131,9 @@ export function registerWriteRoutes(ctx: RouteContext, auth: AuthContext, opts: 
       }
       try {
         // Checked again under the lock: the scan or its sharing may have changed meanwhile.
-        return await w.run(writer, await authorize(writer, w));
+        const result = await w.run(writer, await authorize(writer, w));
+        await ctx.changes.record(w.scanId);
+        return result;
       } finally {
         await writer.disconnect();
         await catalog.refresh(w.scanId);
@@ -306,56 +257,8 @@ export function registerWriteRoutes(ctx: RouteContext, auth: AuthContext, opts: 
     );
   }
 
-  // POST /file/<scan>/<fs>/<f>: plantdb's upload, multipart `ext`, `metadata` and `file`.
-  const uploadLimit = opts.uploadLimit ?? DEFAULT_UPLOAD_LIMIT;
-  void app.register(multipart, { limits: { fileSize: uploadLimit, files: 1, fields: 16, parts: 32, fieldSize: opts.bodyLimit ?? DEFAULT_WRITE_BODY_LIMIT } });
-  app.post<{ Params: { scanId: string; filesetId: string; fileId: string } }>(
-    '/file/:scanId/:filesetId/:fileId',
-    {
-      ...ctx.limited('write'),
-      schema: {
-        summary: 'Upload a file into a fileset (WRITE on the scan). Multipart: `ext` (plantdb\'s list), `metadata` (a JSON object, optional), then `file`, streamed into storage.',
-        tags: ['files'],
-        params: fileParams,
-        response: { 201: created, ...errors },
-      },
-    },
-    async (req: FastifyRequest<{ Params: { scanId: string; filesetId: string; fileId: string } }>, reply) => {
-      const scanId = assertRouteId(req.params.scanId);
-      const filesetId = assertRouteId(req.params.filesetId);
-      const fileId = assertRouteId(req.params.fileId);
-      const who = await authenticated(auth, req);
-      if (!req.isMultipart()) throw badRequest('No file provided');
-      const parts = req.parts()[Symbol.asyncIterator]();
-      const { fields, file } = await fieldsAndFile(parts);
-      if (!file) throw badRequest('No file provided');
-      const ext = uploadExtension(fields.get('ext'));
-      const metadata = uploadMetadata(fields.get('metadata'));
-      await write(
-        {
-          who,
-          scanId,
-          need: 'write',
-          what: 'upload a file',
-          run: async (_db, scan) => {
-            const fileset = await scan!.getFileset(filesetId);
-            if (await fileset.hasFile(fileId)) throw new HttpError(409, ErrorCodes.ALREADY_EXISTS, `File '${fileId}' already exists in '${scanId}/${filesetId}'`);
-            const entry = await fileset.createFile(fileId, { metadata });
-            const data = limitedPart(file, uploadLimit);
-            try {
-              await entry.writeStream(data.bytes, ext);
-              // Whatever follows the file part is read to the end (a limit or a broken body fails here).
-              while (!(await parts.next()).done);
-            } catch (err) {
-              await fileset.deleteFile(fileId);
-              if (data.over() || (err as { statusCode?: number }).statusCode === 413) throw tooLarge(uploadLimit);
-              throw err;
-            }
-          },
-        },
-        reply,
-      );
-      return reply.code(201).send({ message: `File created and written successfully in fileset '${filesetId}'.`, id: fileId });
-    },
-  );
+  return { write, errors, created };
 }
+
+/** What the upload routes share with these: the write itself and the answers' schemas. */
+export type WriteRoutes = ReturnType<typeof registerWriteRoutes>;
