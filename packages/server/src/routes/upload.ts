@@ -19,13 +19,13 @@ import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import multipart, { type Multipart, type MultipartFile } from '@fastify/multipart';
-import { ErrorCodes, isPlainObject, type Metadata } from '@romi/db-core';
-import type { FastifyInstance } from 'fastify';
+import { ErrorCodes, isPlainObject, type Fileset, type Metadata } from '@romi/db-core';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { errorSchema, fileParams, scanParams, type RouteContext } from '../context.js';
 import { assertRouteId, badRequest, HttpError } from '../http-errors.js';
 import { importZipScan } from '../zip-import.js';
 import { authenticated, type AuthContext } from './auth.js';
-import { DEFAULT_WRITE_BODY_LIMIT, type WriteOptions, type WriteRoutes } from './write.js';
+import { DEFAULT_WRITE_BODY_LIMIT, type WriteOptions, type WriteRequest, type WriteRoutes } from './write.js';
 
 const DEFAULT_UPLOAD_LIMIT = 10 * 1024 ** 3;
 /** plantdb's extensions of an uploaded file. */
@@ -92,6 +92,17 @@ async function spool(dir: string, source: Readable, limit: number, cut: () => bo
   return { path, size, dispose };
 }
 
+/** A new file of `fileset` holding the spooled bytes; removed again when they cannot all be written. */
+async function writeNewFile(fileset: Fileset, fileId: string, body: Spooled, ext: string, metadata?: Metadata): Promise<void> {
+  const entry = await fileset.createFile(fileId, { metadata });
+  try {
+    await entry.writeStream(createReadStream(body.path), ext);
+  } catch (err) {
+    await fileset.deleteFile(fileId);
+    throw err;
+  }
+}
+
 /** The parts of a multipart request: the fields before the file part named `name`, and that part (undefined when none). */
 async function fieldsAndFile(parts: AsyncIterator<Multipart>, name: string): Promise<{ fields: Map<string, string>; file: MultipartFile | undefined }> {
   const fields = new Map<string, string>();
@@ -137,6 +148,28 @@ export function registerUploadRoutes(ctx: RouteContext, auth: AuthContext, { wri
   const dir = opts.spoolDir ?? tmpdir();
   const limited = ctx.limited('write');
 
+  /** The file part, spooled, and the rest of the multipart body read (a broken body fails here). */
+  async function receivePart(file: MultipartFile, parts: AsyncIterator<Multipart>): Promise<Spooled> {
+    const body = await spool(dir, file.file, limit, () => file.file.truncated);
+    try {
+      await rest(parts);
+    } catch (err) {
+      await body.dispose();
+      throw err;
+    }
+    return body;
+  }
+
+  /** A write whose body is received (`receive`) once the permission is checked, and removed after. */
+  async function upload<T>(w: Omit<WriteRequest<T>, 'prepare' | 'run'>, receive: () => Promise<Spooled>, run: (body: Spooled, ...args: Parameters<WriteRequest<T>['run']>) => Promise<T>, reply: FastifyReply): Promise<T> {
+    let body: Spooled | undefined;
+    try {
+      return await write({ ...w, prepare: async () => void (body = await receive()), run: (db, scan) => run(body!, db, scan) }, reply);
+    } finally {
+      await body?.dispose();
+    }
+  }
+
   // The two multipart routes, with the multipart parser in their context only.
   void ctx.app.register(async (app: FastifyInstance) => {
     closeOnRefusal(app);
@@ -162,37 +195,18 @@ export function registerUploadRoutes(ctx: RouteContext, auth: AuthContext, { wri
         const parts = req.parts()[Symbol.asyncIterator]();
         const { fields, file } = await fieldsAndFile(parts, 'file');
         if (!file) throw badRequest('No file provided');
-        let body: Spooled | undefined;
-        try {
-          const ext = uploadExtension(fields.get('ext'));
-          const metadata = uploadMetadata(fields.get('metadata'));
-          await write(
-            {
-              who,
-              scanId,
-              need: 'write',
-              what: 'upload a file',
-              prepare: async () => {
-                body = await spool(dir, file.file, limit, () => file.file.truncated);
-                await rest(parts);
-              },
-              run: async (_db, scan) => {
-                const fileset = await scan!.getFileset(filesetId);
-                if (await fileset.hasFile(fileId)) throw new HttpError(409, ErrorCodes.ALREADY_EXISTS, `File '${fileId}' already exists in '${scanId}/${filesetId}'`);
-                const entry = await fileset.createFile(fileId, { metadata });
-                try {
-                  await entry.writeStream(createReadStream(body!.path), ext);
-                } catch (err) {
-                  await fileset.deleteFile(fileId);
-                  throw err;
-                }
-              },
-            },
-            reply,
-          );
-        } finally {
-          await body?.dispose();
-        }
+        const ext = uploadExtension(fields.get('ext'));
+        const metadata = uploadMetadata(fields.get('metadata'));
+        await upload(
+          { who, scanId, need: 'write', what: 'upload a file' },
+          () => receivePart(file, parts),
+          async (body, _db, scan) => {
+            const fileset = await scan!.getFileset(filesetId);
+            if (await fileset.hasFile(fileId)) throw new HttpError(409, ErrorCodes.ALREADY_EXISTS, `File '${fileId}' already exists in '${scanId}/${filesetId}'`);
+            await writeNewFile(fileset, fileId, body, ext, metadata);
+          },
+          reply,
+        );
         return reply.code(201).send({ message: `File created and written successfully in fileset '${filesetId}'.`, id: fileId });
       },
     );
@@ -215,27 +229,13 @@ export function registerUploadRoutes(ctx: RouteContext, auth: AuthContext, { wri
         const parts = req.parts()[Symbol.asyncIterator]();
         const { file } = await fieldsAndFile(parts, 'zip_file');
         if (!file) throw badRequest('No zip_file provided');
-        let body: Spooled | undefined;
-        try {
-          const files = await write(
-            {
-              who,
-              scanId,
-              need: 'create',
-              what: 'create a scan',
-              creating: true,
-              prepare: async () => {
-                body = await spool(dir, file.file, limit, () => file.file.truncated);
-                await rest(parts);
-              },
-              run: async (db) => (await importZipScan(db, scanId, body!.path, { owner: who.account.username, fullname: who.account.fullname })).files,
-            },
-            reply,
-          );
-          return { message: 'ZIP file processed successfully', files };
-        } finally {
-          await body?.dispose();
-        }
+        const files = await upload(
+          { who, scanId, need: 'create', what: 'create a scan', creating: true },
+          () => receivePart(file, parts),
+          async (body, db) => (await importZipScan(db, scanId, body.path, { owner: who.account.username, fullname: who.account.fullname })).files,
+          reply,
+        );
+        return { message: 'ZIP file processed successfully', files };
       },
     );
   });
@@ -264,38 +264,24 @@ export function registerUploadRoutes(ctx: RouteContext, auth: AuthContext, { wri
         if (req.headers['content-length'] === undefined) throw new HttpError(411, ErrorCodes.INVALID_ARGUMENT, 'Content-Length is required');
         if (!(declared > 0)) throw badRequest('Content-Length must be greater than 0');
         if (declared > limit) throw tooLarge(limit);
-        let body: Spooled | undefined;
-        try {
-          await write(
-            {
-              who,
-              scanId,
-              need: 'write',
-              what: 'upload a file',
-              prepare: async () => {
-                body = await spool(dir, req.raw, limit);
-              },
-              run: async (_db, scan) => {
-                const madeFileset = !(await scan!.hasFileset(target.filesetId));
-                const fileset = madeFileset ? await scan!.createFileset(target.filesetId) : await scan!.getFileset(target.filesetId);
-                if (!madeFileset && (await fileset.hasFile(target.fileId))) {
-                  throw new HttpError(409, ErrorCodes.ALREADY_EXISTS, `File '${target.fileId}' already exists in '${scanId}/${target.filesetId}'`);
-                }
-                try {
-                  const entry = await fileset.createFile(target.fileId);
-                  await entry.writeStream(createReadStream(body!.path), target.ext);
-                } catch (err) {
-                  if (madeFileset) await scan!.deleteFileset(target.filesetId);
-                  else if (await fileset.hasFile(target.fileId)) await fileset.deleteFile(target.fileId);
-                  throw err;
-                }
-              },
-            },
-            reply,
-          );
-        } finally {
-          await body?.dispose();
-        }
+        await upload(
+          { who, scanId, need: 'write', what: 'upload a file' },
+          () => spool(dir, req.raw, limit),
+          async (body, _db, scan) => {
+            const madeFileset = !(await scan!.hasFileset(target.filesetId));
+            const fileset = madeFileset ? await scan!.createFileset(target.filesetId) : await scan!.getFileset(target.filesetId);
+            if (!madeFileset && (await fileset.hasFile(target.fileId))) {
+              throw new HttpError(409, ErrorCodes.ALREADY_EXISTS, `File '${target.fileId}' already exists in '${scanId}/${target.filesetId}'`);
+            }
+            try {
+              await writeNewFile(fileset, target.fileId, body, target.ext);
+            } catch (err) {
+              if (madeFileset) await scan!.deleteFileset(target.filesetId);
+              throw err;
+            }
+          },
+          reply,
+        );
         return reply.code(201).send({ message: `File ${target.path} received and saved` });
       },
     );

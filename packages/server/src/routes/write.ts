@@ -72,7 +72,7 @@ async function scanPermissions(auth: AuthContext, who: Who, scanId: string, meta
   return effectivePermissions(perms, who.token.datasets, scanId);
 }
 
-interface WriteRequest<T> {
+export interface WriteRequest<T> {
   who: Who;
   scanId: string;
   /** The permission needed on the scan. */
