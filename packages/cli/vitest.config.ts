@@ -5,4 +5,5 @@ export default romiProject('cli', {
   globalSetup: ['test/global-setup.ts'],
   testTimeout: 60_000,
   hookTimeout: 120_000,
-});
+  // Two servers on s3rver in `pnpm test`, on radosgw in `pnpm test:slow`.
+}, ['test/multi-server.test.ts']);
