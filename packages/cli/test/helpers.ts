@@ -89,3 +89,20 @@ export async function tree(dir: string, skip: (rel: string) => boolean = () => f
   await walk('');
   return out;
 }
+
+/** `romidb <args>` (a `serve` command) started, and the URL it prints once it listens (`--json` output). */
+export async function startServe(args: string[], opts: { home?: string; env?: Record<string, string> } = {}) {
+  const home = opts.home ?? (await tempDir('romidb-home-'));
+  const child = spawnCli(args, { home, env: opts.env });
+  const done = collect(child);
+  const url = await new Promise<string>((resolve, reject) => {
+    let seen = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      seen += c.toString('utf8');
+      const m = seen.match(/"url":\s*"([^"]+)"/);
+      if (m) resolve(m[1]!);
+    });
+    void done.then((r) => reject(new Error(`serve exited ${r.code}: ${r.err}`)));
+  });
+  return { child, done, url };
+}

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { suiteS3Targets, type S3TestServer } from '@romi/test-utils';
-import { collect, FIXTURES, spawnCli, tempDir, type RunResult } from './helpers.js';
+import { collect, FIXTURES, spawnCli, startServe, tempDir, type RunResult } from './helpers.js';
 
 interface Place {
   name: string;
@@ -64,21 +64,9 @@ function romidb(home: string, env: Record<string, string>, args: string[], input
   return done;
 }
 
-/** `romidb serve` on a free port; its URL once it listens. */
-async function startServe(home: string, env: Record<string, string>, db: string, args: string[]) {
-  const child = spawnCli(['--json', '--db', db, 'serve', '--port', '0', '--quiet', '--refresh-interval', '0', '--no-rate-limit', ...args], { home, env });
-  const done = collect(child);
-  const url = await new Promise<string>((resolve, reject) => {
-    let seen = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      seen += c.toString('utf8');
-      const m = seen.match(/"url":\s*"([^"]+)"/);
-      if (m) resolve(m[1]!);
-    });
-    void done.then((r) => reject(new Error(`serve exited ${r.code}: ${r.err}`)));
-  });
-  return { child, done, url };
-}
+/** `romidb serve` on a free port, its background refresh off; its URL once it listens. */
+const serveOn = (home: string, env: Record<string, string>, db: string, args: string[]) =>
+  startServe(['--json', '--db', db, 'serve', '--port', '0', '--quiet', '--refresh-interval', '0', '--no-rate-limit', ...args], { home, env });
 
 async function call(url: string, opts: { method?: string; token?: string; json?: unknown; body?: Buffer; headers?: Record<string, string> } = {}) {
   const headers: Record<string, string> = { ...opts.headers };
@@ -115,7 +103,7 @@ describe.each(places())('two servers on one database: $name', { timeout: 240_000
     const secretFile = join(home, 'jwt.key');
     await writeFile(secretFile, randomBytes(48).toString('base64'), { mode: 0o600 });
     const serveArgs = ['--jwt-secret-file', secretFile];
-    const [a, b] = await Promise.all([startServe(home, env, db, serveArgs), startServe(home, env, db, serveArgs)]);
+    const [a, b] = await Promise.all([serveOn(home, env, db, serveArgs), serveOn(home, env, db, serveArgs)]);
     try {
       // A login on A is valid on B.
       const login = await call(`${a.url}/login`, { json: { username: 'alice', password } });

@@ -3,29 +3,12 @@
 import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { collect, FIXTURES, spawnCli, tempDir } from './helpers.js';
+import { collect, FIXTURES, spawnCli, startServe, tempDir } from './helpers.js';
 
 async function fixtureDb(): Promise<string> {
   const dir = join(await tempDir(), 'db');
   await cp(join(FIXTURES, 'server-db'), dir, { recursive: true });
   return dir;
-}
-
-/** Starts `romidb serve` and waits for the line naming its address. */
-async function startServe(args: string[]) {
-  const home = await tempDir('romidb-home-');
-  const child = spawnCli(args, { home });
-  const done = collect(child);
-  const url = await new Promise<string>((resolve, reject) => {
-    let seen = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      seen += c.toString('utf8');
-      const m = seen.match(/"url":\s*"([^"]+)"/);
-      if (m) resolve(m[1]!);
-    });
-    void done.then((r) => reject(new Error(`serve exited ${r.code}: ${r.err}`)));
-  });
-  return { child, done, url };
 }
 
 describe('romidb serve', () => {
