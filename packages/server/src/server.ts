@@ -22,7 +22,7 @@ import { Webcache, type WebcacheOptions } from './webcache.js';
 import { drainOnClose } from './drain.js';
 import { TokenService, type TokenServiceOptions } from './auth/tokens.js';
 import { AccountStore, type AccountStoreOptions } from './auth/users.js';
-import { registerAuthRoutes } from './routes/auth.js';
+import { authenticated, registerAuthRoutes } from './routes/auth.js';
 import { registerWriteRoutes, type WriteOptions } from './routes/write.js';
 import { registerUploadRoutes } from './routes/upload.js';
 
@@ -170,13 +170,22 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
         if ((req.method !== 'GET' && req.method !== 'HEAD') || route === undefined || UNCACHED_ROUTES.has(route.slice(prefix.length))) return;
         await changes.sync();
       });
+      const auth = opts.auth && {
+        accounts: new AccountStore(backend, opts.auth.accounts),
+        tokens: new TokenService({ onError: (err) => app.log.warn({ err }, 'token pruning failed'), ...opts.auth.tokens, backend, secret: opts.auth.secret }),
+      };
+      if (auth) {
+        // Reads are open to all, as plantdb's; but a token sent with one must be valid: a client
+        // whose token expired or was revoked learns it (401) instead of reading as nobody unawares.
+        scope.addHook('onRequest', async (req) => {
+          if ((req.method === 'GET' || req.method === 'HEAD') && /^Bearer\s/i.test(req.headers.authorization ?? '') && req.routeOptions.url?.slice(prefix.length) !== '/login') await authenticated(auth, req);
+        });
+      }
       registerBaseRoutes(ctx, VERSION);
       registerScanRoutes(ctx);
       registerDataRoutes(ctx);
       registerAssetRoutes(ctx);
-      if (opts.auth) {
-        const tokens = new TokenService({ onError: (err) => app.log.warn({ err }, 'token pruning failed'), ...opts.auth.tokens, backend, secret: opts.auth.secret });
-        const auth = { accounts: new AccountStore(backend, opts.auth.accounts), tokens };
+      if (auth) {
         registerAuthRoutes(ctx, auth);
         registerUploadRoutes(ctx, auth, registerWriteRoutes(ctx, auth, opts.writes), opts.writes ?? {});
       }
