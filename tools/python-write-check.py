@@ -304,9 +304,24 @@ def _(c):
     expect(got.content == data, f'/files/{SCAN}/{FILESET}/{FILE}.json differs from the upload ({len(got.content)} vs {len(data)} bytes)')
     expect(c.get(f'/file/{SCAN}/{FILESET}/{FILE}').content == data, f'/file/{SCAN}/{FILESET}/{FILE} differs from the upload')
     expect_eq(c.get(f'/file/{SCAN}/{FILESET}/{FILE}/metadata').json()['metadata'], metadata, 'file metadata')
-    expect_eq(c.get(f'/fileset/{SCAN}/{FILESET}/files').json()['files'], [FILE], 'fileset files')
+    expect(FILE in c.get(f'/fileset/{SCAN}/{FILESET}/files').json()['files'], 'the upload is not in the fileset')
     res = c.post(f'/file/{SCAN}/{FILESET}/{FILE}', headers=c.auth(), files={'file': ('x.json', io.BytesIO(b'{}'), 'application/json')}, data={'ext': 'json'})
     expect_status(res, 409, 'the same upload again')
+
+
+@case('upload-dataset-file')
+def _(c):
+    c.need('fileset', 'create-fileset')
+    # plantdb.client's request_dataset_file_upload: the raw body with Content-Disposition and X-File-Path.
+    data = bytes(range(256)) * 40
+    headers = {**c.auth(), 'Content-Disposition': 'attachment; filename=raw.ply', 'X-File-Path': f'{FILESET}/raw.ply', 'Content-Type': 'application/octet-stream'}
+    res = c.post(f'/files/{SCAN}', headers=headers, data=data)
+    expect_status(res, 201, f'POST /files/{SCAN}')
+    expect_eq(res.json().get('message'), f'File {FILESET}/raw.ply received and saved', 'message')
+    expect(c.get(f'/file/{SCAN}/{FILESET}/raw').content == data, 'the raw upload is not what GET /file sends')
+    expect('raw' in c.get(f'/fileset/{SCAN}/{FILESET}/files').json()['files'], 'the raw upload is not registered in the fileset')
+    res = c.post(f'/files/{SCAN}', headers={**headers, 'X-File-Path': '../../escaped.ply'}, data=data)
+    expect_status(res, 400, 'X-File-Path out of the scan')
 
 
 @case('upload-archive')
