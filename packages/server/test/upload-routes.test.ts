@@ -135,6 +135,21 @@ describe.each(targets())('$name', (target) => {
     await refused(() => get(url('/file/real_plant/images/json'), { json: { ext: 'txt' }, headers: { authorization: `Bearer ${token.admin}` } }), 400);
   });
 
+  it('a malformed multipart body is a 400 and nothing is kept', async () => {
+    const send = (body: Buffer | string, type = `multipart/form-data; boundary=${BOUNDARY}`) => async (): Promise<Answer> => {
+      const res = await request(url('/file/real_plant/images/malformed'), { method: 'POST', body, headers: { 'content-type': type, authorization: `Bearer ${token.admin}` } });
+      const bytes = Buffer.from(await res.body.arrayBuffer());
+      return { status: res.statusCode, headers: {}, body: bytes, json: () => JSON.parse(bytes.toString('utf8')), text: () => bytes.toString('utf8') };
+    };
+    const whole = form([{ name: 'ext', value: 'txt' }, { name: 'file', value: 'data', filename: 'a.txt' }]);
+    // Cut before its closing boundary, garbage, no boundary at all, a boundary that is not the body's.
+    for (const attempt of [send(whole.subarray(0, whole.length - 20)), send('garbage, not multipart'), send(whole, 'multipart/form-data'), send(whole, 'multipart/form-data; boundary=other')]) {
+      const res = await refused(attempt, 400);
+      expect(res.json().code).toBe('ROMI_INVALID_ARGUMENT');
+    }
+    expect((await get(url('/file/real_plant/images/malformed'))).status).toBe(404);
+  });
+
   it('a file over the upload limit is a 413 and nothing is kept', async () => {
     await refused(() => upload('/file/real_plant/images/too_big', [{ name: 'ext', value: 'ply' }, { name: 'file', value: randomBytes(LIMIT + 1), filename: 'a.ply' }], 'admin'), 413);
     expect((await get(url('/file/real_plant/images/too_big'))).status).toBe(404);

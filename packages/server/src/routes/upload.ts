@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import multipart, { type Multipart, type MultipartFile } from '@fastify/multipart';
-import { ErrorCodes, isPlainObject, type Fileset, type Metadata } from '@romi/db-core';
+import { ErrorCodes, isPlainObject, isRomiError, type Fileset, type Metadata } from '@romi/db-core';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { errorSchema, fileParams, scanParams, type RouteContext } from '../context.js';
 import { assertRouteId, badRequest, HttpError } from '../http-errors.js';
@@ -61,6 +61,16 @@ function datasetFilePath(value: string | string[] | undefined): { filesetId: str
   return { filesetId: assertRouteId(shape[1]!), fileId: assertRouteId(shape[2]!), ext: shape[3]!.toLowerCase(), path: value };
 }
 
+/**
+ * An error met while reading a request body: the client's fault (a 400) unless it is a storage
+ * or file-system error of ours (which stays a 500) or already has a status.
+ */
+function bodyError(err: unknown): unknown {
+  const e = err as { statusCode?: number; syscall?: string; message?: string };
+  if (err instanceof HttpError || isRomiError(err) || e?.syscall !== undefined || typeof e?.statusCode === 'number') return err;
+  return badRequest(`Malformed request body: ${e?.message ?? String(err)}`);
+}
+
 const tooLarge = (limit: number): HttpError => new HttpError(413, ErrorCodes.INVALID_ARGUMENT, `The upload is larger than the limit (${limit} bytes)`);
 
 /** An upload received whole into a temporary file. */
@@ -87,7 +97,7 @@ async function spool(dir: string, source: Readable, limit: number, cut: () => bo
     if (cut()) throw tooLarge(limit);
   } catch (err) {
     await dispose();
-    throw err;
+    throw bodyError(err);
   }
   return { path, size, dispose };
 }
@@ -107,7 +117,7 @@ async function writeNewFile(fileset: Fileset, fileId: string, body: Spooled, ext
 async function fieldsAndFile(parts: AsyncIterator<Multipart>, name: string): Promise<{ fields: Map<string, string>; file: MultipartFile | undefined }> {
   const fields = new Map<string, string>();
   for (;;) {
-    const next = await parts.next();
+    const next = await parts.next().catch((err: unknown) => Promise.reject(bodyError(err)));
     if (next.done) return { fields, file: undefined };
     const part = next.value;
     if (part.type === 'file') {
@@ -122,7 +132,7 @@ async function fieldsAndFile(parts: AsyncIterator<Multipart>, name: string): Pro
 /** Reads whatever follows the file part to the end (a limit passed or a broken body fails here). */
 async function rest(parts: AsyncIterator<Multipart>): Promise<void> {
   for (;;) {
-    const next = await parts.next();
+    const next = await parts.next().catch((err: unknown) => Promise.reject(bodyError(err)));
     if (next.done) return;
     if (next.value.type === 'file') next.value.file.resume();
   }
