@@ -9,14 +9,18 @@
  *       vs reading what scanInfo is made of (files.json and metadata JSON) with node:fs
  *   W8d the first thumbnail of a 1440×1080 JPEG (webcache entry deleted before each request) vs sharp alone
  *   W8e peak RSS of each server process under 64 downloads at once of a 200 MB file
+ *   W8f writes: POST /scan/<id>/metadata (p50, p99) vs the same write through the DB API in this
+ *       process (writer connect, setMetadata, disconnect); POST /files/<scan> of 20 MB vs the raw
+ *       server streaming the body to a file
  *
  * Timings are reported, never asserted. Each row's ratio is time / baseline time (for throughput,
  * raw throughput / romidb throughput).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { Agent, get as httpGet } from 'node:http';
+import { createReadStream } from 'node:fs';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { Agent, get as httpGet, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
@@ -67,7 +71,9 @@ interface Child {
   close(): Promise<void>;
 }
 
-type ProcConfig = { kind: 'romidb'; root: string } | { kind: 'raw'; files: Record<string, { path: string; type: string; memory?: boolean }> };
+type ProcConfig =
+  | { kind: 'romidb'; root: string; auth?: { secret: string; username: string; password: string } }
+  | { kind: 'raw'; files: Record<string, { path: string; type: string; memory?: boolean }>; uploadDir?: string };
 
 async function startChild(config: ProcConfig): Promise<Child> {
   const child: ChildProcess = fork(PROC, [JSON.stringify(config)], {
@@ -149,6 +155,25 @@ function timedGet(url: string, headers: Record<string, string> = {}): Promise<{ 
       });
       res.on('error', reject);
     }).on('error', reject);
+  });
+}
+
+/** One POST of `body`, its answer read whole; the time from sending to the last byte of the answer, which must have `status`. */
+function timedPost(url: string, body: Buffer, headers: Record<string, string>, status: number): Promise<{ ms: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const req = httpRequest(url, { method: 'POST', agent, headers: { ...headers, 'content-length': String(body.length) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        if (res.statusCode !== status) reject(new Error(`POST ${url}: ${res.statusCode} ${text.slice(0, 300)}`));
+        else resolve({ ms: performance.now() - t0, text });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
   });
 }
 
@@ -485,6 +510,158 @@ async function memory(db: FilesDb, bigBytes: number, opts: Opts): Promise<Server
   ];
 }
 
+/**
+ * W8f: writes through the server (with auth, an admin's Bearer token), on a fresh fsdb folder with
+ * one scan. Metadata writes vs the same write through the DB API in this process, on a copy of
+ * the folder, with the server's lock design (the writer lock taken for one write); 20 MB uploads
+ * through POST /files vs the raw server streaming the same body into a file.
+ */
+async function writes(dir: string, opts: Opts): Promise<ServerBenchRow[]> {
+  const root = `${dir}/writes-db`;
+  const root2 = `${dir}/writes-db-baseline`;
+  const rawDir = `${dir}/raw-uploads`;
+  await mkdir(root);
+  await mkdir(rawDir);
+  const made = await FSDB.init(root);
+  await made.connect();
+  const scan = await made.createScan(SCAN, { metadata: { object: { species: 'arabidopsis' }, owner: 'bench' } });
+  const fs = await scan.createFileset('images');
+  await fs.createFiles([0, 1, 2].map((j) => ({ id: `${String(j).padStart(5, '0')}_rgb`, data: fakeJpeg(2_000), ext: 'jpg', metadata: { channel: 'rgb' } })));
+  await made.disconnect();
+  await cp(root, root2, { recursive: true });
+
+  const user = { username: 'bench', password: 'bench-password' };
+  const romidb = await startChild({ kind: 'romidb', root, auth: { secret: randomBytes(32).toString('base64'), ...user } });
+  const raw = await startChild({ kind: 'raw', files: {}, uploadDir: rawDir });
+  const rows: ServerBenchRow[] = [];
+  try {
+    const json = { 'content-type': 'application/json' };
+    const login = await timedPost(`${romidb.url}/login`, Buffer.from(JSON.stringify(user)), json, 200);
+    const bearer = { authorization: `Bearer ${(JSON.parse(login.text) as { access_token: string }).access_token}` };
+
+    // ---- metadata writes ----
+    const N = opts.quick ? 30 : 200;
+    const WARM = 10;
+    const metadataUrl = `${romidb.url}/scan/${SCAN}/metadata`;
+    const post = (i: number) => timedPost(metadataUrl, Buffer.from(JSON.stringify({ metadata: { k: i } })), { ...json, ...bearer }, 200);
+    // What one such write costs through the DB API: the writer lock taken for that write only.
+    const direct = async (i: number) => {
+      const t0 = performance.now();
+      const db = new FSDB(root2);
+      await db.connect();
+      await (await db.getScan(SCAN)).setMetadata({ k: i });
+      await db.disconnect();
+      return performance.now() - t0;
+    };
+    // The server's permission check, on a fresh read-only view.
+    const view = async () => {
+      const t0 = performance.now();
+      const db = new FSDB(root2);
+      await db.connect({ readOnly: true });
+      if (await db.hasScan(SCAN)) await (await db.getScan(SCAN)).getMetadata();
+      await db.disconnect();
+      return performance.now() - t0;
+    };
+    for (let i = 0; i < WARM; i++) {
+      await post(-1 - i);
+      await direct(-1 - i);
+      await view();
+      await timedGet(`${romidb.url}/scans`);
+    }
+    const a: number[] = [];
+    const b: number[] = [];
+    const v: number[] = [];
+    const g: number[] = [];
+    for (let i = 0; i < N; i++) {
+      b.push(await direct(i));
+      v.push(await view());
+      g.push((await timedGet(`${romidb.url}/scans`)).ms);
+      a.push((await post(i)).ms);
+    }
+    const p50 = percentile(a, 50);
+    const p99 = percentile(a, 99);
+    const base = percentile(b, 50);
+    const viewP50 = percentile(v, 50);
+    const getP50 = percentile(g, 50);
+    rows.push({
+      workload: 'W8f metadata write p50',
+      ms: p50,
+      baselineMs: base,
+      target: '',
+      met: undefined,
+      note:
+        `${N} sequential POST /scan/<id>/metadata (after ${WARM} untimed), p99 ${p99.toFixed(1)} ms (baseline p99 ${percentile(b, 99).toFixed(1)} ms); ` +
+        `baseline: new FSDB + connect (writer lock) + setMetadata + disconnect in this process. ` +
+        `Besides it the server adds an HTTP round trip (GET /scans p50 ${getP50.toFixed(2)} ms), the read-only permission view (${viewP50.toFixed(2)} ms alone), ` +
+        `the change journal write and the catalog refresh`,
+      metrics: {
+        p50: round(p50, 2),
+        p99: round(p99, 2),
+        directP50: round(base, 2),
+        directP99: round(percentile(b, 99), 2),
+        viewP50: round(viewP50, 2),
+        getP50: round(getP50, 2),
+      },
+    });
+    rows.push({ workload: 'W8f metadata write p99', ms: p99, baselineMs: percentile(b, 99), target: '', met: undefined, metrics: { p99: round(p99, 2) } });
+
+    // ---- 20 MB uploads ----
+    const M = opts.quick ? 3 : 10;
+    const size = 20 * MB;
+    const body = randomBytes(size);
+    const upload = (i: number) => timedPost(`${romidb.url}/files/${SCAN}`, body, { 'content-type': 'application/octet-stream', 'x-file-path': `up/u${i}.bin`, ...bearer }, 201);
+    const rawUpload = (i: number) => timedPost(`${raw.url}/upload/u${i}.bin`, body, { 'content-type': 'application/octet-stream' }, 201);
+    // The storage work of one upload without HTTP, in this process: the body written to a spool
+    // file, then copied into the database under the writer lock (as POST /files does).
+    const spoolPath = `${dir}/spool.bin`;
+    const storageOnly = async (i: number) => {
+      const t0 = performance.now();
+      await writeFile(spoolPath, body);
+      const db = new FSDB(root2);
+      await db.connect();
+      const s = await db.getScan(SCAN);
+      const up = (await s.hasFileset('up')) ? await s.getFileset('up') : await s.createFileset('up');
+      await (await up.createFile(`u${i}`)).writeStream(createReadStream(spoolPath), 'bin');
+      await db.disconnect();
+      await rm(spoolPath);
+      return performance.now() - t0;
+    };
+    await rawUpload(-1);
+    await upload(-1);
+    await storageOnly(-1);
+    const u: number[] = [];
+    const r: number[] = [];
+    const st: number[] = [];
+    for (let i = 0; i < M; i++) {
+      r.push((await rawUpload(i)).ms);
+      st.push(await storageOnly(i));
+      u.push((await upload(i)).ms);
+    }
+    const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
+    const ms = sum(u) / M;
+    const rawMs = sum(r) / M;
+    const mbps = size / MB / (ms / 1000);
+    const rawMbps = size / MB / (rawMs / 1000);
+    const ratio = mbps / rawMbps;
+    rows.push({
+      workload: 'W8f upload 20 MB (POST /files)',
+      ms,
+      baselineMs: rawMs,
+      target: 'throughput ≥ 0.5× raw',
+      met: ratio >= 0.5,
+      note:
+        `${M} sequential uploads (after 1 untimed), mean ${ms.toFixed(0)} ms (median ${median(u).toFixed(0)}): ${mbps.toFixed(0)} MB/s vs raw ${rawMbps.toFixed(0)} MB/s (median ${median(r).toFixed(0)} ms) = ${ratio.toFixed(2)}× raw; ` +
+        `romidb spools the body to a temporary file, then copies it into the database under the writer lock and journals; raw: pipeline(req, createWriteStream); ` +
+        `the spool write and the copy through the DB API alone, in this process: median ${median(st).toFixed(0)} ms`,
+      metrics: { mbps: round(mbps), rawMbps: round(rawMbps), throughputRatio: round(ratio, 3), medianMs: round(median(u), 1), rawMedianMs: round(median(r), 1), storageOnlyMedianMs: round(median(st), 1) },
+    });
+  } finally {
+    await romidb.close();
+    await raw.close();
+  }
+  return rows;
+}
+
 /** Every W8 workload, on data made in a temporary folder (removed at the end). */
 export async function runServerBench(opts: Opts): Promise<ServerBenchRow[]> {
   const dir = await mkdtemp(`${tmpdir()}/romidb-bench-server-`);
@@ -501,6 +678,7 @@ export async function runServerBench(opts: Opts): Promise<ServerBenchRow[]> {
     add(await throughput(db, opts, opts.quick ? 1 : 3));
     add(await coldThumbnails(db, opts));
     add(await scansInfo(dir, opts));
+    add(await writes(dir, opts));
     add(await memory(db, bigBytes, opts));
   } finally {
     agent.destroy();
