@@ -25,7 +25,8 @@ afterAll(async () => {
 });
 
 describe('mirror through s3', () => {
-  it('fsdb → s3db → fsdb is byte-identical, and incremental', async () => {
+  // Six CLI processes over S3: on a loaded 2-core machine this passes the default 60 s.
+  it('fsdb → s3db → fsdb is byte-identical, and incremental', { timeout: 240_000 }, async () => {
     const dir = await tempDir();
     const source = join(dir, 'source');
     await run(['--db', source, 'init']);
