@@ -264,6 +264,25 @@ describe.each(targets())('$name', (target) => {
     await refused(() => archiveUpload('too_big', Buffer.concat([zip, randomBytes(LIMIT)]), 'admin'), 413);
   });
 
+  it('an archive whose import outlasts the idle timeout is not cut: the client is waiting, not stalled', async () => {
+    const zip = (await get(url('/archive/real_plant_analyzed'))).body;
+    const quick = await serve(made.db, { auth: { secret: SECRET, accounts: FAST }, writes: { uploadLimit: 64 * 1024 * 1024, spoolDir }, idleTimeoutMs: 100 });
+    try {
+      const t0 = performance.now();
+      const res = await request(`${quick.url}/archive/long_import`, {
+        method: 'POST',
+        body: form([{ name: 'zip_file', value: new Uint8Array(zip), filename: 'scan.zip' }]),
+        headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}`, authorization: `Bearer ${token.admin}` },
+      });
+      const text = await res.body.text();
+      expect(res.statusCode, text).toBe(200);
+      // Else this test proves nothing: the import must have taken longer than the timeout.
+      expect(performance.now() - t0).toBeGreaterThan(100);
+    } finally {
+      await quick.close();
+    }
+  });
+
   it('a client that stalls mid-upload is cut after the idle timeout; nothing is kept', async () => {
     const stalled = await serve(made.db, { auth: { secret: SECRET, accounts: FAST }, writes: { uploadLimit: LIMIT, spoolDir }, idleTimeoutMs: 400 });
     try {

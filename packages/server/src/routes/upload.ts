@@ -174,7 +174,13 @@ export function registerUploadRoutes(ctx: RouteContext, auth: AuthContext, { wri
   async function upload<T>(w: Omit<WriteRequest<T>, 'prepare' | 'run'>, receive: () => Promise<Spooled>, run: (body: Spooled, ...args: Parameters<WriteRequest<T>['run']>) => Promise<T>, reply: FastifyReply): Promise<T> {
     let body: Spooled | undefined;
     try {
-      return await write({ ...w, prepare: async () => void (body = await receive()), run: (db, scan) => run(body!, db, scan) }, reply);
+      const prepare = async () => {
+        body = await receive();
+        // Received: from here on the server works (a large archive can take minutes) and the
+        // client waits without sending, which is not the stall the idle timeout is for.
+        reply.raw.socket?.setTimeout(0);
+      };
+      return await write({ ...w, prepare, run: (db, scan) => run(body!, db, scan) }, reply);
     } finally {
       await body?.dispose();
     }
