@@ -265,7 +265,8 @@ for (const target of targets) {
       if (target.kind === 's3rver') return;
       const pending = async (): Promise<number> =>
         ((await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: `${b.prefix}/` }))).Uploads ?? []).length;
-      for (let i = 0; i < 50 && (await pending()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      // Up to 30 s: on a loaded machine the abort request itself can take seconds.
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline && (await pending()) > 0; ) await new Promise((r) => setTimeout(r, 100));
       expect(await pending()).toBe(0);
     });
 
