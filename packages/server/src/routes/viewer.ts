@@ -8,6 +8,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 
 const TYPES: Readonly<Record<string, string>> = {
@@ -70,7 +71,8 @@ export function registerViewerRoutes(app: FastifyInstance, dist: string | undefi
       .header('X-Content-Type-Options', 'nosniff');
     if (req.headers['if-none-match'] === etag) return reply.code(304).send();
     reply.header('Content-Length', info.size);
-    if (req.method === 'HEAD') return reply.send();
+    // An empty stream, not nothing: Fastify's HEAD handler would set Content-Length to 0.
+    if (req.method === 'HEAD') return reply.send(Readable.from([]));
     return reply.send(createReadStream(path));
   });
 }
