@@ -52,7 +52,7 @@ function trimSlash(s: string): string {
  * `?api=<url>`, else `<meta name="romidb-api" content="...">`, else the page's origin — and the
  * path before `/viewer/` when the viewer is served by `romidb serve` (which may use a prefix).
  */
-export function apiBase(loc: Location = location): string {
+function apiBase(loc: Location = location): string {
   const query = new URLSearchParams(loc.search).get('api');
   if (query) return trimSlash(query);
   const meta = document.querySelector('meta[name="romidb-api"]')?.getAttribute('content');
@@ -61,14 +61,14 @@ export function apiBase(loc: Location = location): string {
   return loc.origin + (at >= 0 ? loc.pathname.slice(0, at) : '');
 }
 
-export const API = apiBase();
+const API = apiBase();
 
 /** An absolute URL for an API path (`/image/...`) or an URL that is absolute already. */
 export function apiUrl(path: string): string {
   return /^https?:\/\//.test(path) ? path : API + (path.startsWith('/') ? path : `/${path}`);
 }
 
-export class ApiError extends Error {
+class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,

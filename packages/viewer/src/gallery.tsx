@@ -3,7 +3,7 @@ import { apiUrl, enc, fileId, type ScanInfo } from './api';
 import { useJSON } from './hooks';
 import { Tree } from './tree';
 
-export function imageUrl(scanId: string, id: string, size: 'thumb' | 'large' | 'orig'): string {
+function imageUrl(scanId: string, id: string, size: 'thumb' | 'large' | 'orig'): string {
   return apiUrl(`/image/${enc(scanId)}/images/${enc(id)}?size=${size}`);
 }
 
@@ -31,7 +31,7 @@ export function Gallery({ scan }: { scan: ScanInfo }) {
   );
 }
 
-export function Lightbox({ scanId, ids, index, setIndex }: { scanId: string; ids: string[]; index: number; setIndex: (i: number | undefined) => void }) {
+function Lightbox({ scanId, ids, index, setIndex }: { scanId: string; ids: string[]; index: number; setIndex: (i: number | undefined) => void }) {
   const id = ids[index]!;
   const md = useJSON<{ metadata: unknown }>(`/file/${enc(scanId)}/images/${enc(id)}/metadata`);
   useEffect(() => {

@@ -41,7 +41,7 @@ function sortValue(s: ScanInfo, key: SortKey): string {
   return typeof v === 'string' ? v.toLowerCase() : '';
 }
 
-export function haystack(s: ScanInfo): string {
+function haystack(s: ScanInfo): string {
   return `${s.id} ${JSON.stringify(s.metadata ?? {})}`.toLowerCase();
 }
 

@@ -10,7 +10,7 @@ import { apiUrl, enc, getJSON, type Pose, type ScanInfo } from './api';
 import { loadPly } from './load-ply';
 import type { PlyData } from './ply';
 
-export const BACKGROUND = 0x20242a;
+const BACKGROUND = 0x20242a;
 
 interface Scene3D {
   renderer: THREE.WebGLRenderer;

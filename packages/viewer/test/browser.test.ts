@@ -9,9 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import axe from 'axe-core';
-import type { FastifyInstance } from 'fastify';
 import { FSDB } from '@romi/fsdb';
 import { createServer } from '@romi/server';
+
+type FastifyInstance = Awaited<ReturnType<typeof createServer>>;
 
 const FIXTURE = fileURLToPath(new URL('../../../test-fixtures/server-db/', import.meta.url));
 const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url));

@@ -4,9 +4,10 @@ import { readFile, readdir } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
 import { MemDB } from '@romi/memdb';
 import { createServer } from '@romi/server';
+
+type FastifyInstance = Awaited<ReturnType<typeof createServer>>;
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 /** The initial JavaScript (gzipped) must stay under this. */

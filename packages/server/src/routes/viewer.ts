@@ -30,7 +30,7 @@ const TYPES: Readonly<Record<string, string>> = {
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 /** @romi/viewer's dist/ folder, or undefined when the package is not installed. */
-export function viewerDist(): string | undefined {
+function viewerDist(): string | undefined {
   try {
     return join(dirname(createRequire(import.meta.url).resolve('@romi/viewer/package.json')), 'dist');
   } catch {
