@@ -34,7 +34,19 @@ function makeScene(canvas: HTMLCanvasElement): Scene3D {
   const camera = new THREE.PerspectiveCamera(45, 1, 0.1, 100000);
   camera.up.set(0, 0, 1);
   const controls = new OrbitControls(camera, canvas);
-  const render = () => renderer.render(scene, camera);
+  const render = () => {
+    renderer.render(scene, camera);
+    // Where each camera pose is drawn (CSS pixels in the canvas): for tests and tools.
+    const poses = scene.getObjectByName('poses');
+    if (poses) {
+      const v = new THREE.Vector3();
+      const at = poses.children.filter((o) => o.userData.pose).map((o) => {
+        v.copy(o.position).project(camera);
+        return { id: (o.userData.pose as Pose).id, x: Math.round(((v.x + 1) / 2) * canvas.clientWidth), y: Math.round(((1 - v.y) / 2) * canvas.clientHeight) };
+      });
+      canvas.dataset.poses = JSON.stringify(at);
+    }
+  };
   controls.addEventListener('change', render);
   const resize = () => {
     const w = canvas.clientWidth || 640;
@@ -277,6 +289,19 @@ export function View3DPanel({ scan }: { scan: ScanInfo }) {
         {meshFs && (
           <label>
             <input type="checkbox" checked={showMesh} onChange={(e) => toggleMesh(e.currentTarget.checked)} /> Mesh {meshState && `(${meshState})`}
+          </label>
+        )}
+        {poses.length > 0 && (
+          <label>
+            Camera{' '}
+            <select value={photo?.id ?? ''} onChange={(e) => setPhoto(poses.find((p) => p.id === e.currentTarget.value))}>
+              <option value="">(none)</option>
+              {poses.map((p) => (
+                <option key={p.id} value={p.id}>
+                  {p.id}
+                </option>
+              ))}
+            </select>
           </label>
         )}
         {poses.length > 0 && <span class="hint">{poses.length} camera poses: click one to see its photo</span>}

@@ -201,6 +201,29 @@ describe('the viewer, served at /viewer/', () => {
     expect(await seriousViolations()).toEqual([]);
   });
 
+  it('3D view: a click on a camera pose shows its photo; the mesh and the full point cloud load', async () => {
+    await page.goto(`${base}/viewer/#/scan/real_plant_analyzed`);
+    const status = page.locator('.view3d-status');
+    await expect.poll(() => status.getAttribute('data-state'), { timeout: 30_000 }).toBe('ready');
+    const canvas = page.locator('canvas.view3d');
+    const poses = JSON.parse((await canvas.getAttribute('data-poses')) ?? '[]') as Array<{ id: string; x: number; y: number }>;
+    expect(poses.length).toBe(6);
+    const box = (await canvas.boundingBox())!;
+    const pose = poses.find((p) => p.x > 5 && p.y > 5 && p.x < box.width - 5 && p.y < box.height - 5)!;
+    await page.mouse.click(box.x + pose.x, box.y + pose.y);
+    const photo = page.locator('.pose-photo img');
+    await photo.waitFor();
+    expect(await photo.getAttribute('alt')).toBe(`Photo ${pose.id}`);
+    await expect.poll(() => photo.evaluate((i) => (i as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+    // The mesh, on demand.
+    await page.locator('.view3d-bar input[type="checkbox"]').check();
+    await expect.poll(() => page.locator('.view3d-bar label').first().textContent(), { timeout: 30_000 }).toMatch(/[\d,]+ triangles/);
+    // The original point cloud.
+    await page.locator('.view3d-bar button', { hasText: 'Full point cloud' }).click();
+    await expect.poll(() => status.textContent(), { timeout: 30_000 }).toMatch(/points \(full\)/);
+    expect(Number(await status.getAttribute('data-points'))).toBeGreaterThan(2907);
+  });
+
   it('three.js is not in the initial chunk; the 3D chunk is loaded only on a scan with 3D data', async () => {
     const loaded: string[] = [];
     page.on('response', (r) => loaded.push(r.url()));
