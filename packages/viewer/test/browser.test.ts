@@ -149,7 +149,8 @@ describe('the viewer, served at /viewer/', () => {
     // Gallery.
     const thumbs = page.locator('.gallery img');
     await expect.poll(() => thumbs.count()).toBeGreaterThan(1);
-    await expect.poll(() => thumbs.first().evaluate((i) => (i as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+    await expect.poll(() => thumbs.evaluateAll((imgs) => (imgs as HTMLImageElement[]).every((i) => i.complete && i.naturalWidth > 0))).toBe(true);
+    await page.screenshot({ path: `${SHOTS}scan.png`, fullPage: true });
     await page.locator('.gallery-item').first().click();
     const title = page.locator('.lightbox-title');
     await title.waitFor();
