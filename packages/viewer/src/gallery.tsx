@@ -67,7 +67,7 @@ function Lightbox({ scanId, ids, index, setIndex }: { scanId: string; ids: strin
       <div class="lightbox-body">
         <img class="lightbox-image" src={imageUrl(scanId, id, 'large')} alt={id} />
         <aside class="lightbox-meta" aria-label="Image metadata">
-          {md?.state === 'ok' ? <Tree value={md.data.metadata} open /> : md?.state === 'error' ? <p class="error">{md.error}</p> : <p role="status">Loading…</p>}
+          {md?.state === 'ok' ? <Tree value={md.data.metadata} openDepth={2} /> : md?.state === 'error' ? <p class="error">{md.error}</p> : <p role="status">Loading…</p>}
         </aside>
       </div>
     </div>

@@ -88,7 +88,7 @@ function Metadata({ scanId }: { scanId: string }) {
   if (md?.state !== 'ok') return null;
   return (
     <div class="tree">
-      <Tree value={md.data.metadata} open />
+      <Tree value={md.data.metadata} openDepth={2} />
     </div>
   );
 }

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { chromium, type Browser, type Page } from 'playwright-core';
 import axe from 'axe-core';
 import { FSDB } from '@romi/fsdb';
+import { MemDB } from '@romi/memdb';
 import { createServer } from '@romi/server';
 
 type FastifyInstance = Awaited<ReturnType<typeof createServer>>;
@@ -234,5 +235,38 @@ describe('the viewer, served at /viewer/', () => {
     await page.goto(`${base}/viewer/#/scan/real_plant`);
     await page.waitForSelector('.gallery img');
     expect(loaded.filter((u) => /view3d/.test(u))).toEqual([]);
+  });
+});
+
+describe('the list of a large database', () => {
+  const N = 400;
+  let big: FastifyInstance;
+  let bigBase: string;
+  beforeAll(async () => {
+    const db = new MemDB();
+    await db.connect();
+    for (let i = 0; i < N; i++) {
+      await db.createScan(`plant_${String(i).padStart(4, '0')}`, { metadata: { object: { species: i % 2 ? 'Arabidopsis thaliana' : 'Solanum lycopersicum', environment: 'Lyon indoor' } } });
+    }
+    big = await createServer({ db, refreshIntervalMs: 0 });
+    await big.listen({ host: '127.0.0.1', port: 0 });
+    const addr = big.server.address();
+    bigBase = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  });
+  afterAll(async () => {
+    await big?.close();
+  });
+
+  it(`is virtualised: ${N} scans, a few dozen rows in the page; scrolling reaches the last one`, async () => {
+    await page.goto(`${bigBase}/viewer/`);
+    await expect.poll(() => page.locator('.count').textContent()).toBe(`${N} of ${N} scans`);
+    const inDom = await rows().count();
+    expect(inDom).toBeGreaterThan(5);
+    expect(inDom).toBeLessThan(40);
+    await page.locator('.scroller').evaluate((el) => el.scrollTo(0, el.scrollHeight));
+    await expect.poll(() => page.locator(`li.row[data-scan="plant_${String(N - 1).padStart(4, '0')}"]`).count()).toBe(1);
+    expect(await rows().count()).toBeLessThan(40);
+    await page.fill('input[type="search"]', 'solanum');
+    await expect.poll(() => page.locator('.count').textContent()).toBe(`${N / 2} of ${N} scans`);
   });
 });

@@ -1,7 +1,7 @@
 // @romi/server's /viewer/ route over the built viewer: cache headers, confinement, viewer: false,
 // under a prefix; and the bundle: the initial JavaScript is small and three.js is not in it.
 import { readFile, readdir } from 'node:fs/promises';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemDB } from '@romi/memdb';
@@ -66,6 +66,12 @@ describe('/viewer/ on the server', () => {
     expect(js.headers['cache-control']).toBe('public, max-age=31536000, immutable');
     const again = await app.inject({ url: `/viewer/${script}`, headers: { 'if-none-match': String(js.headers.etag) } });
     expect(again.statusCode).toBe(304);
+    // Gzipped when asked for.
+    const gz = await app.inject({ url: `/viewer/${script}`, headers: { 'accept-encoding': 'gzip, br' } });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(gz.headers.vary).toMatch(/Accept-Encoding/i);
+    expect(gunzipSync(gz.rawPayload).equals(js.rawPayload)).toBe(true);
+    expect(gz.rawPayload.length).toBeLessThan(js.rawPayload.length / 2);
     const head = await app.inject({ method: 'HEAD', url: `/viewer/${script}` });
     expect(head.statusCode).toBe(200);
     expect(Number(head.headers['content-length'])).toBe(js.rawPayload.length);

@@ -5,10 +5,11 @@
  * says how to build it.
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 
 const TYPES: Readonly<Record<string, string>> = {
@@ -29,6 +30,10 @@ const TYPES: Readonly<Record<string, string>> = {
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
+const COMPRESSIBLE = new Set(['html', 'js', 'mjs', 'css', 'json', 'svg', 'map', 'txt']);
+/** Larger text files are sent as they are. */
+const MAX_GZIP_BYTES = 8 * 1024 * 1024;
+
 /** @romi/viewer's dist/ folder, or undefined when the package is not installed. */
 function viewerDist(): string | undefined {
   try {
@@ -39,6 +44,8 @@ function viewerDist(): string | undefined {
 }
 
 export function registerViewerRoutes(app: FastifyInstance, dist: string | undefined = viewerDist()): void {
+  /** Gzipped text files by path and version (a build has a few dozen). */
+  const gzipped = new Map<string, Buffer>();
   const notBuilt = { message: 'The viewer is not built: run `pnpm --filter @romi/viewer build`.', code: 'ROMI_NOT_FOUND' };
 
   // Relative, so that it holds under any prefix.
@@ -70,6 +77,19 @@ export function registerViewerRoutes(app: FastifyInstance, dist: string | undefi
       .header('Last-Modified', info.mtime.toUTCString())
       .header('X-Content-Type-Options', 'nosniff');
     if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+    // Text (the scripts, three.js's chunk above all) gzipped once per file version, kept in memory.
+    if (COMPRESSIBLE.has(ext)) {
+      reply.header('Vary', 'Accept-Encoding');
+      if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) && info.size <= MAX_GZIP_BYTES) {
+        const key = `${path}\0${etag}`;
+        let gz = gzipped.get(key);
+        if (!gz) {
+          gz = gzipSync(await readFile(path), { level: 9 });
+          gzipped.set(key, gz);
+        }
+        return reply.header('Content-Encoding', 'gzip').header('Content-Length', gz.length).send(req.method === 'HEAD' ? Readable.from([]) : gz);
+      }
+    }
     reply.header('Content-Length', info.size);
     // An empty stream, not nothing: Fastify's HEAD handler would set Content-Length to 0.
     if (req.method === 'HEAD') return reply.send(Readable.from([]));
