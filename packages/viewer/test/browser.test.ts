@@ -16,7 +16,9 @@ import { createServer } from '@romi/server';
 type FastifyInstance = Awaited<ReturnType<typeof createServer>>;
 
 const FIXTURE = fileURLToPath(new URL('../../../test-fixtures/server-db/', import.meta.url));
-const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url));
+/** The committed screenshots are rewritten with ROMI_VIEWER_SCREENSHOTS=1; otherwise they go to a temporary folder. */
+const UPDATE_SHOTS = process.env.ROMI_VIEWER_SCREENSHOTS === '1';
+let SHOTS: string;
 const CHROMIUM = process.env.ROMI_CHROMIUM ?? '/usr/bin/chromium';
 
 let dir: string;
@@ -28,6 +30,7 @@ let problems: string[];
 
 beforeAll(async () => {
   dir = await mkdtemp(`${tmpdir()}/romidb-viewer-`);
+  SHOTS = UPDATE_SHOTS ? fileURLToPath(new URL('../screenshots/', import.meta.url)) : `${dir}-screenshots/`;
   await cp(FIXTURE, dir, { recursive: true });
   app = await createServer({ db: new FSDB(dir), refreshIntervalMs: 0 });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -52,6 +55,7 @@ afterAll(async () => {
   await browser?.close();
   await app?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
+  if (dir && !UPDATE_SHOTS) await rm(SHOTS, { recursive: true, force: true });
 });
 
 beforeEach(async () => {
@@ -174,6 +178,8 @@ describe('the viewer, served at /viewer/', () => {
     const status = page.locator('.view3d-status');
     await expect.poll(() => status.getAttribute('data-state'), { timeout: 30_000 }).toBe('ready');
     expect(Number(await status.getAttribute('data-points'))).toBeGreaterThan(1000);
+    // The PLY was read in the Web Worker.
+    expect(page.workers().map((w) => w.url())).toEqual([expect.stringMatching(/\/viewer\/assets\/ply-worker-[^/]+\.js$/)]);
     // Wait for a frame after the last change, then read the canvas back.
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     const drawn = await page.locator('canvas.view3d').evaluate((c) => {
