@@ -29,21 +29,30 @@ function Chart({ title, unit, series }: { title: string; unit: string; series: A
   return <div class="plot" ref={box} data-plot={title} />;
 }
 
-export function Plots({ scanId }: { scanId: string }) {
-  const seq = useJSON<Sequence>(`/sequence/${enc(scanId)}`);
+/**
+ * `/sequence/<scan>` when the scan has an AnglesAndInternodes task (its measures, and the manual
+ * ones); else, for manual measures alone (which /sequence does not answer without the task), the
+ * scan's measures.json through `/files`.
+ */
+export function Plots({ scanId, automated }: { scanId: string; automated: boolean }) {
+  const seq = useJSON<Sequence>(automated ? `/sequence/${enc(scanId)}` : `/files/${enc(scanId)}/measures.json`);
   if (seq?.state === 'loading') return <p role="status">Loading…</p>;
   if (seq?.state === 'error') return <p class="error">{seq.error}</p>;
   if (seq?.state !== 'ok') return null;
   const deg = (v: number[] | undefined) => (v ?? []).map((a) => (a * 180) / Math.PI);
-  const s = seq.data;
-  const angles: Array<[string, number[], string]> = [['angles', deg(s.angles), '#2a7']];
-  if (s.manual_angles?.length) angles.push(['manual angles', s.manual_angles, '#c50']);
-  const internodes: Array<[string, number[], string]> = [['internodes', s.internodes ?? [], '#27c']];
+  const s: Sequence = automated ? seq.data : { manual_angles: seq.data.angles, manual_internodes: seq.data.internodes };
+  // Both in radians (plantdb's), shown in degrees.
+  const angles: Array<[string, number[], string]> = [];
+  if (s.angles?.length) angles.push(['angles', deg(s.angles), '#2a7']);
+  if (s.manual_angles?.length) angles.push(['manual angles', deg(s.manual_angles), '#c50']);
+  const internodes: Array<[string, number[], string]> = [];
+  if (s.internodes?.length) internodes.push(['internodes', s.internodes, '#27c']);
   if (s.manual_internodes?.length) internodes.push(['manual internodes', s.manual_internodes, '#c50']);
+  if (!angles.length && !internodes.length) return <p>No measures.</p>;
   return (
     <div class="plots">
-      {s.angles?.length ? <Chart title="Angles" unit="degrees" series={angles} /> : null}
-      {s.internodes?.length ? <Chart title="Internodes" unit="mm" series={internodes} /> : null}
+      {angles.length ? <Chart title="Angles" unit="degrees" series={angles} /> : null}
+      {internodes.length ? <Chart title="Internodes" unit="mm" series={internodes} /> : null}
     </div>
   );
 }

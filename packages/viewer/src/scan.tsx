@@ -57,11 +57,11 @@ function ScanBody({ scan }: { scan: ScanInfo }) {
           </Suspense>
         </section>
       )}
-      {scan.hasAnglesAndInternodes && (
+      {(scan.hasAnglesAndInternodes || scan.hasManualMeasures) && (
         <section aria-labelledby="h-measures">
           <h2 id="h-measures">Measures</h2>
           <Suspense fallback={<p role="status">Loading the plots…</p>}>
-            <Plots scanId={scan.id} />
+            <Plots scanId={scan.id} automated={!!scan.hasAnglesAndInternodes} />
           </Suspense>
         </section>
       )}

@@ -142,6 +142,9 @@ describe('the viewer, served at /viewer/', () => {
   it('a scan page: metadata tree, filesets and files, archive link, gallery with keyboard navigation', async () => {
     await page.goto(`${base}/viewer/#/scan/real_plant`);
     await page.waitForSelector('.tree details');
+    // Manual measures only (measures.json, no AnglesAndInternodes task): plotted from /files.
+    await expect.poll(() => page.locator('.plot .uplot').count()).toBe(2);
+    expect(await page.locator('.plot .u-legend').first().textContent()).toContain('manual angles');
     expect(await page.locator('.tree').textContent()).toContain('object');
     expect(await page.locator('a.archive').getAttribute('href')).toBe(`${base}/archive/real_plant`);
     // Files: open a fileset, its files link to /file/...
@@ -202,8 +205,9 @@ describe('the viewer, served at /viewer/', () => {
     });
     expect(drawn.other).toBeGreaterThan(500);
     expect(drawn.green).toBeGreaterThan(500);
-    // Plots of /sequence (angles and internodes).
+    // Plots of /sequence (angles and internodes, with the manual measures).
     await expect.poll(() => page.locator('.plot .uplot').count()).toBe(2);
+    expect(await page.locator('.plot .u-legend').first().textContent()).toMatch(/angles.*manual angles/);
     await page.locator('#h-3d').scrollIntoViewIfNeeded();
     await page.screenshot({ path: `${SHOTS}scan-3d.png` });
     expect(await seriousViolations()).toEqual([]);
