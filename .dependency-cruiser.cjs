@@ -52,8 +52,9 @@ module.exports = {
       severity: 'error',
       comment:
         '@romi/server (Fastify, plantdb\'s REST API) sits on top: the CLI, bench/ and tools/ may import it, the ' +
-        'storage, codec and test packages never do (they would pull a web framework into every user of romidb).',
-      from: { path: '^packages/(?!server/|cli/)[^/]+/' },
+        'storage, codec and test packages never do (they would pull a web framework into every user of romidb). ' +
+        "The viewer's tests may: they drive the viewer as the server serves it.",
+      from: { path: '^packages/(?!server/|cli/)[^/]+/', pathNot: '^packages/viewer/test/' },
       to: { path: '^packages/server/' },
     },
     {
@@ -82,7 +83,7 @@ module.exports = {
       exportsFields: ['exports'],
       // `source` first, as the tests and tsx do: a workspace package resolves to its src/ entry.
       conditionNames: ['source', 'import', 'types', 'node', 'default'],
-      extensions: ['.ts', '.mts', '.js', '.mjs', '.cjs', '.json', '.d.ts'],
+      extensions: ['.ts', '.tsx', '.mts', '.js', '.mjs', '.cjs', '.json', '.d.ts'],
       mainFields: ['module', 'main', 'types'],
     },
     reporterOptions: { text: { highlightFocused: true } },

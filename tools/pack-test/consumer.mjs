@@ -23,6 +23,8 @@ check('every export of every package loads from dist/', async () => {
   for (const name of process.argv.slice(2)) {
     const manifest = JSON.parse(await readFile(new URL(`node_modules/${name}/package.json`, import.meta.url), 'utf8'));
     for (const subpath of Object.keys(manifest.exports)) {
+      // package.json itself (the only export of @romi/viewer, whose dist/ the server serves).
+      if (subpath.endsWith('.json')) continue;
       const specifier = `${name}${subpath.slice(1)}`;
       assert.match(import.meta.resolve(specifier), new RegExp(`/node_modules/${name}/dist/[^/]+\\.js$`), specifier);
       assert.ok(Object.keys(await import(specifier)).length > 0, `${specifier} exports nothing`);
@@ -88,7 +90,7 @@ check('@romi/cli: main() in-process, VERSION is the packed version', async () =>
   assert.equal(out.join('').trim(), VERSION);
 });
 
-check('@romi/server: createServer over a MemDB answers /health and /scans on a free port', async () => {
+check('@romi/server: createServer over a MemDB answers /health, /scans and /viewer/ on a free port', async () => {
   const manifest = JSON.parse(await readFile(new URL('node_modules/@romi/server/package.json', import.meta.url), 'utf8'));
   assert.equal(SERVER_VERSION, manifest.version);
   const db = new MemDB();
@@ -103,6 +105,14 @@ check('@romi/server: createServer over a MemDB answers /health and /scans on a f
     assert.equal(body.status, 'healthy');
     assert.equal(body.database.scan_count, 1);
     assert.deepEqual(await (await fetch(`${url}/scans`)).json(), ['plant_001']);
+    // The web viewer, from the installed @romi/viewer's dist/.
+    const viewer = await fetch(`${url}/viewer/`);
+    assert.equal(viewer.status, 200);
+    const html = await viewer.text();
+    assert.match(html, /<div id="app">/);
+    const script = /src="\.\/(assets\/[^"]+\.js)"/.exec(html)?.[1];
+    assert.ok(script, 'index.html names its script');
+    assert.equal((await fetch(`${url}/viewer/${script}`)).status, 200);
   } finally {
     await app.close();
     await db.disconnect();

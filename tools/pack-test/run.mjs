@@ -92,6 +92,11 @@ function targets(value) {
 }
 
 /** The problems of one packed package: its manifest against the workspace's, and its file list. */
+/** A package with no JavaScript entry point ("." export): built web assets, e.g. @romi/viewer. */
+function isAssetPackage(manifest) {
+  return !!manifest.exports && !('.' in manifest.exports);
+}
+
 function manifestProblems(ws, packed, files, versions, engines) {
   const problems = [];
   const fileSet = new Set(files);
@@ -110,6 +115,13 @@ function manifestProblems(ws, packed, files, versions, engines) {
   }
   if (packed.engines?.node !== engines) problems.push(`engines.node is ${packed.engines?.node}, not ${engines} (the root's)`);
   if (!packed.license) problems.push('no license');
+  // A package of built web assets (@romi/viewer: no JavaScript entry, only its package.json and
+  // the Vite build in dist/): an index.html and hashed assets, nothing else.
+  if (isAssetPackage(packed)) {
+    if (!fileSet.has('dist/index.html')) problems.push('dist/index.html is not packed (prepack builds it)');
+    for (const file of files) if (!/^(dist\/index\.html|dist\/assets\/[^/]+|package\.json|README[^/]*\.md|LICENSE.*)$/.test(file)) problems.push(`${file} should not be packed`);
+    return problems;
+  }
   for (const file of files) {
     const source = file.match(/^dist\/(.*?)(\.d)?\.[jt]s(\.map)?$/);
     if (source && !fileSet.has(`src/${source[1]}.ts`)) problems.push(`${file} has no source (a stale build: remove dist/ and run tsc -b)`);
@@ -153,7 +165,8 @@ try {
   const lint = pool(packed, 2, async (pkg) => {
     await check(`publint ${pkg.manifest.name}`, () => ok(join(BIN, 'publint'), ['run', '--strict', pkg.tarball]));
     // ESM-only packages: the esm-only profile leaves out node10 and require() from CommonJS.
-    await check(`attw ${pkg.manifest.name}`, () => ok(join(BIN, 'attw'), [pkg.tarball, '--no-color', '--no-emoji', '--profile', 'esm-only']));
+    // attw checks the types of entry points; an asset package has none.
+    if (!isAssetPackage(pkg.manifest)) await check(`attw ${pkg.manifest.name}`, () => ok(join(BIN, 'attw'), [pkg.tarball, '--no-color', '--no-emoji', '--profile', 'esm-only']));
   });
   if (flags['no-install']) {
     await lint;

@@ -40,7 +40,21 @@ describe('romidb serve', () => {
     const thumb = await fetch(`${url}/image/myscan_001/images/image_000?size=thumb`);
     expect(thumb.status).toBe(200);
     expect(thumb.headers.get('content-type')).toBe('image/jpeg');
+    // The web viewer at /viewer/ (CI builds it before the tests; without a build, a 404 that says so).
+    const viewer = await fetch(`${url}/viewer/`);
+    if (viewer.status === 200) expect(await viewer.text()).toContain('<div id="app">');
+    else expect(((await viewer.json()) as { message: string }).message).toMatch(/viewer is not built/);
     child.kill('SIGINT');
+    expect((await done).code).toBe(0);
+  });
+
+  it('--no-viewer: no /viewer/, the API unchanged', async () => {
+    const db = await fixtureDb();
+    const { child, done, url } = await startServe(['--json', '--db', db, 'serve', '--port', '0', '--quiet', '--no-viewer']);
+    expect((await fetch(`${url}/viewer/`)).status).toBe(404);
+    expect((await fetch(`${url}/viewer`, { redirect: 'manual' })).status).toBe(404);
+    expect((await fetch(`${url}/scans`)).status).toBe(200);
+    child.kill('SIGTERM');
     expect((await done).code).toBe(0);
   });
 

@@ -25,6 +25,7 @@ import { AccountStore, type AccountStoreOptions } from './auth/users.js';
 import { authenticated, registerAuthRoutes } from './routes/auth.js';
 import { registerWriteRoutes, type WriteOptions } from './routes/write.js';
 import { registerUploadRoutes } from './routes/upload.js';
+import { registerViewerRoutes } from './routes/viewer.js';
 
 export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -59,10 +60,15 @@ export interface ServerOptions {
   idleTimeoutMs?: number;
   /** The write routes (served only with `auth`): body size limit (1 MiB) and wait for a busy writer lock (3 s). See routes/write.ts. */
   writes?: WriteOptions;
+  /**
+   * The web viewer (@romi/viewer, built) at `<prefix>/viewer/` (default true); false: not served.
+   * A string: another built viewer folder to serve there.
+   */
+  viewer?: boolean | string;
 }
 
 /** Routes whose answers never come from the server's caches (nor need the change journal). */
-const UNCACHED_ROUTES = new Set(['/', '/health', '/files/*', '/openapi.json', '/docs', '/login']);
+const UNCACHED_ROUTES = new Set(['/', '/health', '/files/*', '/openapi.json', '/docs', '/login', '/viewer', '/viewer/*']);
 
 /** The romidb database a DB object is (the server reads its storage directly for files and the webcache). */
 function backendOf(db: DB): Backend {
@@ -185,6 +191,7 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
       registerScanRoutes(ctx);
       registerDataRoutes(ctx);
       registerAssetRoutes(ctx);
+      if (opts.viewer !== false) registerViewerRoutes(scope, typeof opts.viewer === 'string' ? opts.viewer : undefined);
       if (auth) {
         registerAuthRoutes(ctx, auth);
         registerUploadRoutes(ctx, auth, registerWriteRoutes(ctx, auth, opts.writes), opts.writes ?? {});

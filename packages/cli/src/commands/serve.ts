@@ -29,6 +29,7 @@ interface ServeFlags {
   lockWait: string;
   idleTimeout: string;
   demoUsers?: boolean;
+  viewer: boolean;
 }
 
 export function registerServe(program: Command, ctx: Context): void {
@@ -45,6 +46,7 @@ export function registerServe(program: Command, ctx: Context): void {
     .option('--upload-limit <bytes>', 'largest upload (POST /file, /files, /archive; suffixes K, M, G, T)', '10G')
     .option('--lock-wait <s>', "how long a write waits for another writer's lock before answering 503", '3')
     .option('--idle-timeout <s>', 'close a connection on which nothing moved for this long', '120')
+    .option('--no-viewer', 'do not serve the web viewer at /viewer/')
     .option('--demo-users', "accounts with plantdb's guest/guest and admin/admin and a key of this run only: for tests and demos, never for real data")
     .action(async (opts: ServeFlags) => {
       if (opts.prefix !== undefined && !/^\/[A-Za-z0-9._~\-/]*[^/]$/.test(opts.prefix)) throw new UsageError(`invalid --prefix "${opts.prefix}": a path such as /api`);
@@ -71,6 +73,7 @@ export function registerServe(program: Command, ctx: Context): void {
         refreshIntervalMs,
         writes,
         idleTimeoutMs,
+        viewer: opts.viewer,
         logger: opts.quiet ? false : { level: 'info', stream: ctx.io.stderr },
       });
       let address: string;
@@ -80,7 +83,10 @@ export function registerServe(program: Command, ctx: Context): void {
         await app.close();
         throw err;
       }
-      ctx.out.result({ url: `${address}${opts.prefix ?? ''}`, db: db.url }, () => [`serving ${db.url} at ${address}${opts.prefix ?? ''}/ (Ctrl-C to stop)`]);
+      ctx.out.result({ url: `${address}${opts.prefix ?? ''}`, db: db.url }, () => [
+        `serving ${db.url} at ${address}${opts.prefix ?? ''}/ (Ctrl-C to stop)`,
+        ...(opts.viewer ? [`the viewer: ${address}${opts.prefix ?? ''}/viewer/`] : []),
+      ]);
       // Runs until the process is told to stop; then finishes the requests under way and disconnects.
       await new Promise<void>((resolve) => {
         if (!ctx.signal) return;

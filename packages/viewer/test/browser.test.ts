@@ -1,0 +1,282 @@
+/**
+ * The viewer in a real browser (Chromium, driven by playwright-core) against `createServer` over
+ * a copy of test-fixtures/server-db on fsdb: the list, search, filters, a scan page (metadata,
+ * gallery, keyboard navigation), the 3D view's pixels, the plots, no console errors, axe-core.
+ */
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import axe from 'axe-core';
+import { FSDB } from '@romi/fsdb';
+import { MemDB } from '@romi/memdb';
+import { createServer } from '@romi/server';
+
+type FastifyInstance = Awaited<ReturnType<typeof createServer>>;
+
+const FIXTURE = fileURLToPath(new URL('../../../test-fixtures/server-db/', import.meta.url));
+/** The committed screenshots are rewritten with ROMI_VIEWER_SCREENSHOTS=1; otherwise they go to a temporary folder. */
+const UPDATE_SHOTS = process.env.ROMI_VIEWER_SCREENSHOTS === '1';
+let SHOTS: string;
+const CHROMIUM = process.env.ROMI_CHROMIUM ?? '/usr/bin/chromium';
+
+let dir: string;
+let app: FastifyInstance;
+let base: string;
+let browser: Browser;
+let page: Page;
+let problems: string[];
+
+beforeAll(async () => {
+  dir = await mkdtemp(`${tmpdir()}/romidb-viewer-`);
+  SHOTS = UPDATE_SHOTS ? fileURLToPath(new URL('../screenshots/', import.meta.url)) : `${dir}-screenshots/`;
+  await cp(FIXTURE, dir, { recursive: true });
+  app = await createServer({ db: new FSDB(dir), refreshIntervalMs: 0 });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = app.server.address();
+  base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-angle=swiftshader',
+      '--enable-unsafe-swiftshader',
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+  if (dir && !UPDATE_SHOTS) await rm(SHOTS, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  problems = [];
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+});
+
+afterEach(async () => {
+  await page.close();
+  expect(problems).toEqual([]);
+});
+
+const rows = () => page.locator('li.row');
+
+async function seriousViolations(): Promise<string[]> {
+  await page.addScriptTag({ content: axe.source });
+  const result = await page.evaluate(async () => {
+    const r = await (window as unknown as { axe: typeof axe }).axe.run(document);
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 3) }));
+  });
+  return result.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.nodes.join(', ')}`);
+}
+
+describe('the viewer, served at /viewer/', () => {
+  it('/viewer redirects to /viewer/', async () => {
+    const res = await fetch(`${base}/viewer`, { redirect: 'manual' });
+    expect(res.status).toBe(301);
+    expect(res.headers.get('location')).toBe('viewer/');
+  });
+
+  it('lists every scan, each thumbnail loaded; an error scan shows its error in its row only', async () => {
+    await page.goto(`${base}/viewer/`);
+    await expect.poll(() => rows().count()).toBe(5);
+    const ids = await rows().evaluateAll((els) => els.map((e) => e.getAttribute('data-scan')));
+    expect(ids.sort()).toEqual(['broken_index', 'no_images', 'real_plant', 'real_plant_analyzed', 'virtual_plant']);
+    // Scans with a thumbnailUri (the three with images) show it, loaded.
+    const thumbs = page.locator('li.row img.thumb');
+    await expect.poll(() => thumbs.count()).toBe(3);
+    await expect
+      .poll(() => thumbs.evaluateAll((imgs) => (imgs as HTMLImageElement[]).every((i) => i.complete && i.naturalWidth > 0)), { timeout: 15_000 })
+      .toBe(true);
+    const broken = page.locator('li.row[data-scan="broken_index"]');
+    await expect.poll(() => broken.locator('.row-error-message').textContent()).toMatch(/^Error: .*broken_index/);
+    expect(await page.locator('.row-error-message').count()).toBe(1);
+    // Badges.
+    expect(await page.locator('li.row[data-scan="real_plant_analyzed"] .badge').allTextContents()).toEqual(
+      expect.arrayContaining(['point cloud', 'mesh', 'skeleton', 'angles']),
+    );
+    await page.screenshot({ path: `${SHOTS}list.png` });
+    expect(await seriousViolations()).toEqual([]);
+  });
+
+  it('the search box, the filters and the sort narrow and order the list', async () => {
+    await page.goto(`${base}/viewer/`);
+    await expect.poll(() => rows().count()).toBe(5);
+    // Over the metadata too: only real_plant_analyzed's species is Arabidopsis.
+    await page.fill('input[type="search"]', 'arabidopsis');
+    await expect.poll(() => rows().count()).toBe(1);
+    await page.fill('input[type="search"]', 'real_plant');
+    await expect.poll(() => rows().count()).toBe(2);
+    await page.fill('input[type="search"]', '');
+    await expect.poll(() => rows().count()).toBe(5);
+    await page.check('input[name="measures"]');
+    await expect.poll(() => rows().count()).toBe(2);
+    await page.check('input[name="pointcloud"]');
+    await expect.poll(() => rows().evaluateAll((els) => els.map((e) => e.getAttribute('data-scan')))).toEqual(['real_plant_analyzed']);
+    await page.uncheck('input[name="pointcloud"]');
+    await page.uncheck('input[name="measures"]');
+    await expect.poll(() => rows().count()).toBe(5);
+    const order = () => rows().evaluateAll((els) => els.sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top).map((e) => e.getAttribute('data-scan')));
+    expect(await order()).toEqual(['broken_index', 'no_images', 'real_plant', 'real_plant_analyzed', 'virtual_plant']);
+    await page.click('button[data-sort="id"]');
+    await expect.poll(order).toEqual(['virtual_plant', 'real_plant_analyzed', 'real_plant', 'no_images', 'broken_index']);
+    await page.click('button[data-sort="species"]');
+    // 'Arabidopsis thaliana' < 'N/A' < 'none'.
+    await expect.poll(async () => (await order())[0]).toBe('real_plant_analyzed');
+    await expect.poll(async () => (await order())[4]).toBe('no_images');
+  });
+
+  it('a scan page: metadata tree, filesets and files, archive link, gallery with keyboard navigation', async () => {
+    await page.goto(`${base}/viewer/#/scan/real_plant`);
+    await page.waitForSelector('.tree details');
+    // Manual measures only (measures.json, no AnglesAndInternodes task): plotted from /files.
+    await expect.poll(() => page.locator('.plot .uplot').count()).toBe(2);
+    expect(await page.locator('.plot .u-legend').first().textContent()).toContain('manual angles');
+    expect(await page.locator('.tree').textContent()).toContain('object');
+    expect(await page.locator('a.archive').getAttribute('href')).toBe(`${base}/archive/real_plant`);
+    // Files: open a fileset, its files link to /file/...
+    await page.locator('details.fileset summary', { hasText: 'images' }).click();
+    const first = page.locator('details.fileset .files a').first();
+    await first.waitFor();
+    const href = await first.getAttribute('href');
+    expect(href).toMatch(new RegExp(`^${base}/file/real_plant/images/`));
+    expect((await fetch(href!)).status).toBe(200);
+    // Gallery.
+    const thumbs = page.locator('.gallery img');
+    await expect.poll(() => thumbs.count()).toBeGreaterThan(1);
+    await expect.poll(() => thumbs.evaluateAll((imgs) => (imgs as HTMLImageElement[]).every((i) => i.complete && i.naturalWidth > 0))).toBe(true);
+    await page.screenshot({ path: `${SHOTS}scan.png`, fullPage: true });
+    await page.locator('.gallery-item').first().click();
+    const title = page.locator('.lightbox-title');
+    await title.waitFor();
+    const before = await title.getAttribute('data-image');
+    await expect.poll(() => page.locator('.lightbox-image').evaluate((i) => (i as HTMLImageElement).naturalWidth)).toBeGreaterThan(150);
+    await page.waitForSelector('.lightbox-meta details');
+    expect(await page.locator('.lightbox-meta').textContent()).toContain('rgb');
+    await page.screenshot({ path: `${SHOTS}image.png` });
+    await page.keyboard.press('ArrowRight');
+    await expect.poll(() => title.getAttribute('data-image')).not.toBe(before);
+    await page.keyboard.press('ArrowLeft');
+    await expect.poll(() => title.getAttribute('data-image')).toBe(before);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('.lightbox').count()).toBe(0);
+    expect(await seriousViolations()).toEqual([]);
+  });
+
+  it('the 3D view draws the point cloud of real_plant_analyzed, with its plots', async () => {
+    await page.goto(`${base}/viewer/#/scan/real_plant_analyzed`);
+    const status = page.locator('.view3d-status');
+    await expect.poll(() => status.getAttribute('data-state'), { timeout: 30_000 }).toBe('ready');
+    expect(Number(await status.getAttribute('data-points'))).toBeGreaterThan(1000);
+    // The PLY was read in the Web Worker.
+    expect(page.workers().map((w) => w.url())).toEqual([expect.stringMatching(/\/viewer\/assets\/ply-worker-[^/]+\.js$/)]);
+    // Wait for a frame after the last change, then read the canvas back.
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    const drawn = await page.locator('canvas.view3d').evaluate((c) => {
+      const canvas = c as HTMLCanvasElement;
+      const bg = Number(canvas.dataset.background);
+      const ctx = document.createElement('canvas').getContext('2d')!;
+      ctx.canvas.width = canvas.width;
+      ctx.canvas.height = canvas.height;
+      ctx.drawImage(canvas, 0, 0);
+      const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+      const [r, g, b] = [(bg >> 16) & 255, (bg >> 8) & 255, bg & 255];
+      let other = 0;
+      // Points are green: count pixels whose green stands out of the background.
+      let green = 0;
+      for (let i = 0; i < px.length; i += 4) {
+        if (Math.abs(px[i]! - r) + Math.abs(px[i + 1]! - g) + Math.abs(px[i + 2]! - b) > 30) other++;
+        if (px[i + 1]! > 150 && px[i + 1]! > px[i]! + 40 && px[i + 1]! > px[i + 2]! + 40) green++;
+      }
+      return { other, green, total: px.length / 4 };
+    });
+    expect(drawn.other).toBeGreaterThan(500);
+    expect(drawn.green).toBeGreaterThan(500);
+    // Plots of /sequence (angles and internodes, with the manual measures).
+    await expect.poll(() => page.locator('.plot .uplot').count()).toBe(2);
+    expect(await page.locator('.plot .u-legend').first().textContent()).toMatch(/angles.*manual angles/);
+    await page.locator('#h-3d').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${SHOTS}scan-3d.png` });
+    expect(await seriousViolations()).toEqual([]);
+  });
+
+  it('3D view: a click on a camera pose shows its photo; the mesh and the full point cloud load', async () => {
+    await page.goto(`${base}/viewer/#/scan/real_plant_analyzed`);
+    const status = page.locator('.view3d-status');
+    await expect.poll(() => status.getAttribute('data-state'), { timeout: 30_000 }).toBe('ready');
+    const canvas = page.locator('canvas.view3d');
+    const poses = JSON.parse((await canvas.getAttribute('data-poses')) ?? '[]') as Array<{ id: string; x: number; y: number }>;
+    expect(poses.length).toBe(6);
+    const box = (await canvas.boundingBox())!;
+    const pose = poses.find((p) => p.x > 5 && p.y > 5 && p.x < box.width - 5 && p.y < box.height - 5)!;
+    await page.mouse.click(box.x + pose.x, box.y + pose.y);
+    const photo = page.locator('.pose-photo img');
+    await photo.waitFor();
+    expect(await photo.getAttribute('alt')).toBe(`Photo ${pose.id}`);
+    await expect.poll(() => photo.evaluate((i) => (i as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+    // The mesh, on demand.
+    await page.locator('.view3d-bar input[type="checkbox"]').check();
+    await expect.poll(() => page.locator('.view3d-bar label').first().textContent(), { timeout: 30_000 }).toMatch(/[\d,]+ triangles/);
+    // The original point cloud.
+    await page.locator('.view3d-bar button', { hasText: 'Full point cloud' }).click();
+    await expect.poll(() => status.textContent(), { timeout: 30_000 }).toMatch(/points \(full\)/);
+    expect(Number(await status.getAttribute('data-points'))).toBeGreaterThan(2907);
+  });
+
+  it('three.js is not in the initial chunk; the 3D chunk is loaded only on a scan with 3D data', async () => {
+    const loaded: string[] = [];
+    page.on('response', (r) => loaded.push(r.url()));
+    await page.goto(`${base}/viewer/`);
+    await expect.poll(() => rows().count()).toBe(5);
+    expect(loaded.filter((u) => /view3d/.test(u))).toEqual([]);
+    await page.goto(`${base}/viewer/#/scan/real_plant`);
+    await page.waitForSelector('.gallery img');
+    expect(loaded.filter((u) => /view3d/.test(u))).toEqual([]);
+  });
+});
+
+describe('the list of a large database', () => {
+  const N = 400;
+  let big: FastifyInstance;
+  let bigBase: string;
+  beforeAll(async () => {
+    const db = new MemDB();
+    await db.connect();
+    for (let i = 0; i < N; i++) {
+      await db.createScan(`plant_${String(i).padStart(4, '0')}`, { metadata: { object: { species: i % 2 ? 'Arabidopsis thaliana' : 'Solanum lycopersicum', environment: 'Lyon indoor' } } });
+    }
+    big = await createServer({ db, refreshIntervalMs: 0 });
+    await big.listen({ host: '127.0.0.1', port: 0 });
+    const addr = big.server.address();
+    bigBase = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  });
+  afterAll(async () => {
+    await big?.close();
+  });
+
+  it(`is virtualised: ${N} scans, a few dozen rows in the page; scrolling reaches the last one`, async () => {
+    await page.goto(`${bigBase}/viewer/`);
+    await expect.poll(() => page.locator('.count').textContent()).toBe(`${N} of ${N} scans`);
+    const inDom = await rows().count();
+    expect(inDom).toBeGreaterThan(5);
+    expect(inDom).toBeLessThan(40);
+    await page.locator('.scroller').evaluate((el) => el.scrollTo(0, el.scrollHeight));
+    await expect.poll(() => page.locator(`li.row[data-scan="plant_${String(N - 1).padStart(4, '0')}"]`).count()).toBe(1);
+    expect(await rows().count()).toBeLessThan(40);
+    await page.fill('input[type="search"]', 'solanum');
+    await expect.poll(() => page.locator('.count').textContent()).toBe(`${N / 2} of ${N} scans`);
+  });
+});
