@@ -1,5 +1,5 @@
 /**
- * pnpm bench [--quick] [--backends fsdb,memdb,s3db] [--only W1,W2]
+ * pnpm bench [--quick] [--backends fsdb,memdb,s3db] [--only W1,W2,W9]
  *
  * Runs the workloads of bench/README.md on each backend, with a raw baseline measured in the
  * same run (the same objects written or read straight through node:fs for fsdb, through the
@@ -335,6 +335,12 @@ async function server(): Promise<void> {
   await runServerBench({ quick, onRow: (r) => record({ ...r, backend: 'server' }) });
 }
 
+/** W9 viewer: bench/viewer.ts, @romi/viewer in Chromium against @romi/server. */
+async function viewer(): Promise<void> {
+  const { runViewerBench } = await import('./viewer.js');
+  await runViewerBench({ quick, onRow: (r) => record({ ...r, backend: 'viewer' }) });
+}
+
 // ---- main ----
 
 const started = performance.now();
@@ -355,6 +361,7 @@ const s3 = list.find((t) => t.name === 's3db');
 if (want('W6') && s3 && batchFsdb) await mirrorToS3(batchFsdb, s3);
 if (want('W7')) await codecs();
 if (want('W8')) await server();
+if (want('W9')) await viewer();
 for (const t of list) await t.close?.();
 
 const totalS = (performance.now() - started) / 1000;

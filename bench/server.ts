@@ -75,7 +75,7 @@ type ProcConfig =
   | { kind: 'romidb'; root: string; auth?: { secret: string; username: string; password: string } }
   | { kind: 'raw'; files: Record<string, { path: string; type: string; memory?: boolean }>; uploadDir?: string };
 
-async function startChild(config: ProcConfig): Promise<Child> {
+export async function startChild(config: ProcConfig): Promise<Child> {
   const child: ChildProcess = fork(PROC, [JSON.stringify(config)], {
     execArgv: ['--conditions=source', '--import', TS_REGISTER],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -272,15 +272,18 @@ async function filesDb(dir: string, bigBytes: number): Promise<FilesDb> {
   };
 }
 
-/** `n` scans, each with scan metadata and an images fileset of 3 small files with metadata (what scanInfo reads). */
-async function scansDb(dir: string, n: number): Promise<{ root: string; ids: string[]; ms: number }> {
+/**
+ * `n` scans, each with scan metadata and an images fileset of 3 small files with metadata (what
+ * scanInfo reads). The images are random bytes behind a JPEG signature unless `image` is given
+ * (W9 passes a real JPEG, so that thumbnails can be made).
+ */
+export async function scansDb(dir: string, n: number, image: Uint8Array = fakeJpeg(2_000)): Promise<{ root: string; ids: string[]; ms: number }> {
   const root = `${dir}/scans-db`;
   await mkdir(root);
   const t0 = performance.now();
   const db = await FSDB.init(root);
   await db.connect();
   const ids = Array.from({ length: n }, (_, i) => `scan_${String(i).padStart(4, '0')}`);
-  const image = fakeJpeg(2_000);
   await mapLimit(ids, 8, async (id, i) => {
     const scan = await db.createScan(id, {
       metadata: { object: { species: i % 10 === 0 ? 'tomato' : 'arabidopsis', environment: 'lab', plant_id: `p${i}` }, acquisition_date: '2024-05-01 10:00:00' },
