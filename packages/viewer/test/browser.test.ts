@@ -1,7 +1,10 @@
 /**
  * The viewer in a real browser (Chromium, driven by playwright-core) against `createServer` over
- * a copy of test-fixtures/server-db on fsdb: the list, search, filters, a scan page (metadata,
- * gallery, keyboard navigation), the 3D view's pixels, the plots, no console errors, axe-core.
+ * test-fixtures/server-db on fsdb (a folder copy) and on s3db (the fixture copied into a bucket of
+ * the patched s3rver): the list, search, filters, a scan page (metadata, gallery, keyboard
+ * navigation), the 3D view's pixels, the plots, no console errors, axe-core. The viewer
+ * must work unchanged on both: the list, the scan page and the 3D checks run on each; the rest
+ * (the redirect, search and sort, the lazy 3D chunk) on fsdb alone.
  */
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,33 +12,70 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import axe from 'axe-core';
+import { toKey, type Backend, type DB } from '@romi/db-core';
 import { FSDB } from '@romi/fsdb';
 import { MemDB } from '@romi/memdb';
+import { S3DB } from '@romi/s3db';
 import { createServer } from '@romi/server';
+import { startS3rver, type S3TestServer } from '@romi/test-utils';
 
 type FastifyInstance = Awaited<ReturnType<typeof createServer>>;
 
 const FIXTURE = fileURLToPath(new URL('../../../test-fixtures/server-db/', import.meta.url));
-/** The committed screenshots are rewritten with ROMI_VIEWER_SCREENSHOTS=1; otherwise they go to a temporary folder. */
+/** The committed screenshots are rewritten with ROMI_VIEWER_SCREENSHOTS=1 (from the fsdb run); otherwise they go to a temporary folder. */
 const UPDATE_SHOTS = process.env.ROMI_VIEWER_SCREENSHOTS === '1';
 let SHOTS: string;
 const CHROMIUM = process.env.ROMI_CHROMIUM ?? '/usr/bin/chromium';
 
 let dir: string;
-let app: FastifyInstance;
-let base: string;
 let browser: Browser;
 let page: Page;
 let problems: string[];
 
+/** Copies every object under the source backend into the destination (raw keys: broken scans stay broken), as packages/server/test/harness.ts does. */
+async function copyObjects(src: Backend, dst: Backend): Promise<void> {
+  for await (const e of src.list('')) {
+    if (e.kind !== 'object' || e.key.endsWith('/')) continue;
+    const key = toKey(e.key);
+    await dst.put(key, (await src.get(key)).bytes);
+  }
+}
+
+interface Target {
+  name: 'fsdb' | 's3db';
+  /** A database holding the fixture (not connected). */
+  make(): Promise<DB>;
+  close(): Promise<void>;
+}
+
+let s3: S3TestServer | undefined;
+const TARGETS: Target[] = [
+  {
+    name: 'fsdb',
+    async make() {
+      const copy = `${dir}/fsdb`;
+      await cp(FIXTURE, copy, { recursive: true });
+      return new FSDB(copy);
+    },
+    async close() {},
+  },
+  {
+    name: 's3db',
+    async make() {
+      s3 = await startS3rver();
+      const db = await S3DB.init({ bucket: await s3.bucket(), prefix: 'db', endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials, forcePathStyle: true });
+      await copyObjects(new FSDB(FIXTURE).backend, db.backend);
+      return db;
+    },
+    async close() {
+      await s3?.close();
+    },
+  },
+];
+
 beforeAll(async () => {
   dir = await mkdtemp(`${tmpdir()}/romidb-viewer-`);
-  SHOTS = UPDATE_SHOTS ? fileURLToPath(new URL('../screenshots/', import.meta.url)) : `${dir}-screenshots/`;
-  await cp(FIXTURE, dir, { recursive: true });
-  app = await createServer({ db: new FSDB(dir), refreshIntervalMs: 0 });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const addr = app.server.address();
-  base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  SHOTS = UPDATE_SHOTS ? fileURLToPath(new URL('../screenshots/', import.meta.url)) : `${dir}/screenshots/`;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -53,9 +93,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await app?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
-  if (dir && !UPDATE_SHOTS) await rm(SHOTS, { recursive: true, force: true });
 });
 
 beforeEach(async () => {
@@ -83,8 +121,25 @@ async function seriousViolations(): Promise<string[]> {
   return result.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${v.nodes.join(', ')}`);
 }
 
-describe('the viewer, served at /viewer/', () => {
-  it('/viewer redirects to /viewer/', async () => {
+describe.each(TARGETS)('the viewer, served at /viewer/, on $name', (target) => {
+  let app: FastifyInstance;
+  let base: string;
+  /** Where a screenshot goes: the committed ones come from fsdb; s3db's go to the temporary folder. */
+  let shot: (name: string) => string;
+  const fsdbOnly = target.name === 'fsdb';
+  beforeAll(async () => {
+    app = await createServer({ db: await target.make(), refreshIntervalMs: 0 });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const addr = app.server.address();
+    base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    shot = (name) => (fsdbOnly ? `${SHOTS}${name}` : `${dir}/screenshots-${target.name}/${name}`);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await target.close();
+  });
+
+  it.runIf(fsdbOnly)('/viewer redirects to /viewer/', async () => {
     const res = await fetch(`${base}/viewer`, { redirect: 'manual' });
     expect(res.status).toBe(301);
     expect(res.headers.get('location')).toBe('viewer/');
@@ -108,11 +163,11 @@ describe('the viewer, served at /viewer/', () => {
     expect(await page.locator('li.row[data-scan="real_plant_analyzed"] .badge').allTextContents()).toEqual(
       expect.arrayContaining(['point cloud', 'mesh', 'skeleton', 'angles']),
     );
-    await page.screenshot({ path: `${SHOTS}list.png` });
+    await page.screenshot({ path: shot('list.png') });
     expect(await seriousViolations()).toEqual([]);
   });
 
-  it('the search box, the filters and the sort narrow and order the list', async () => {
+  it.runIf(fsdbOnly)('the search box, the filters and the sort narrow and order the list', async () => {
     await page.goto(`${base}/viewer/`);
     await expect.poll(() => rows().count()).toBe(5);
     // Over the metadata too: only real_plant_analyzed's species is Arabidopsis.
@@ -158,7 +213,7 @@ describe('the viewer, served at /viewer/', () => {
     const thumbs = page.locator('.gallery img');
     await expect.poll(() => thumbs.count()).toBeGreaterThan(1);
     await expect.poll(() => thumbs.evaluateAll((imgs) => (imgs as HTMLImageElement[]).every((i) => i.complete && i.naturalWidth > 0))).toBe(true);
-    await page.screenshot({ path: `${SHOTS}scan.png`, fullPage: true });
+    await page.screenshot({ path: shot('scan.png'), fullPage: true });
     await page.locator('.gallery-item').first().click();
     const title = page.locator('.lightbox-title');
     await title.waitFor();
@@ -166,7 +221,7 @@ describe('the viewer, served at /viewer/', () => {
     await expect.poll(() => page.locator('.lightbox-image').evaluate((i) => (i as HTMLImageElement).naturalWidth)).toBeGreaterThan(150);
     await page.waitForSelector('.lightbox-meta details');
     expect(await page.locator('.lightbox-meta').textContent()).toContain('rgb');
-    await page.screenshot({ path: `${SHOTS}image.png` });
+    await page.screenshot({ path: shot('image.png') });
     await page.keyboard.press('ArrowRight');
     await expect.poll(() => title.getAttribute('data-image')).not.toBe(before);
     await page.keyboard.press('ArrowLeft');
@@ -209,7 +264,7 @@ describe('the viewer, served at /viewer/', () => {
     await expect.poll(() => page.locator('.plot .uplot').count()).toBe(2);
     expect(await page.locator('.plot .u-legend').first().textContent()).toMatch(/angles.*manual angles/);
     await page.locator('#h-3d').scrollIntoViewIfNeeded();
-    await page.screenshot({ path: `${SHOTS}scan-3d.png` });
+    await page.screenshot({ path: shot('scan-3d.png') });
     expect(await seriousViolations()).toEqual([]);
   });
 
@@ -236,7 +291,7 @@ describe('the viewer, served at /viewer/', () => {
     expect(Number(await status.getAttribute('data-points'))).toBeGreaterThan(2907);
   });
 
-  it('three.js is not in the initial chunk; the 3D chunk is loaded only on a scan with 3D data', async () => {
+  it.runIf(fsdbOnly)('three.js is not in the initial chunk; the 3D chunk is loaded only on a scan with 3D data', async () => {
     const loaded: string[] = [];
     page.on('response', (r) => loaded.push(r.url()));
     await page.goto(`${base}/viewer/`);
