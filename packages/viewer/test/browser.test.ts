@@ -2,7 +2,7 @@
  * The viewer in a real browser (Chromium, driven by playwright-core) against `createServer` over
  * test-fixtures/server-db on fsdb (a folder copy) and on s3db (the fixture copied into a bucket of
  * the patched s3rver): the list, search, filters, a scan page (metadata, gallery, keyboard
- * navigation), the 3D view's pixels, the plots, no console errors, axe-core. The viewer
+ * navigation and focus), the 3D view's pixels, the plots, no console errors, axe-core. The viewer
  * must work unchanged on both: the list, the scan page and the 3D checks run on each; the rest
  * (the redirect, search and sort, the lazy 3D chunk) on fsdb alone.
  */
@@ -194,7 +194,7 @@ describe.each(TARGETS)('the viewer, served at /viewer/, on $name', (target) => {
     await expect.poll(async () => (await order())[4]).toBe('no_images');
   });
 
-  it('a scan page: metadata tree, filesets and files, archive link, gallery with keyboard navigation', async () => {
+  it('a scan page: metadata tree, filesets and files, archive link, gallery with keyboard navigation and focus', async () => {
     await page.goto(`${base}/viewer/#/scan/real_plant`);
     await page.waitForSelector('.tree details');
     // Manual measures only (measures.json, no AnglesAndInternodes task): plotted from /files.
@@ -222,12 +222,45 @@ describe.each(TARGETS)('the viewer, served at /viewer/, on $name', (target) => {
     await page.waitForSelector('.lightbox-meta details');
     expect(await page.locator('.lightbox-meta').textContent()).toContain('rgb');
     await page.screenshot({ path: shot('image.png') });
+    // A labelled modal dialog that keeps the focus: Tab and Shift+Tab cycle inside it.
+    const dialog = page.locator('.lightbox');
+    expect(await dialog.getAttribute('role')).toBe('dialog');
+    expect(await dialog.getAttribute('aria-modal')).toBe('true');
+    expect(await dialog.getAttribute('aria-label')).toBe(`Image ${before}`);
+    const focused = () =>
+      page.evaluate(() => {
+        const a = document.activeElement;
+        const inside = !!a && !!document.querySelector('.lightbox')?.contains(a);
+        return `${inside ? '' : 'outside: '}${(a?.getAttribute('aria-label') ?? a?.textContent ?? '').trim().slice(0, 30)}`;
+      });
+    expect(await focused()).toBe('Close');
+    // The dialog's controls in Tab order (the bar's buttons and link, then the metadata tree's summaries).
+    const stops = await dialog.evaluate((d) =>
+      [...d.querySelectorAll('a[href], button, summary')].filter((e) => e.getClientRects().length > 0).map((e) => (e.getAttribute('aria-label') ?? e.textContent ?? '').trim().slice(0, 30)),
+    );
+    expect(stops.slice(0, 4)).toEqual(['Previous image', 'Next image', 'Original', 'Close']);
+    expect(stops.length).toBeGreaterThan(4);
+    // Tab from Close goes through the rest, then round to the first; Shift+Tab goes back the same way.
+    const forward: string[] = [];
+    for (let i = 0; i < stops.length; i++) {
+      await page.keyboard.press('Tab');
+      forward.push(await focused());
+    }
+    expect(forward).toEqual([...stops.slice(4), ...stops.slice(0, 4)]);
+    const backward: string[] = [];
+    for (let i = 0; i < stops.length; i++) {
+      await page.keyboard.press('Shift+Tab');
+      backward.push(await focused());
+    }
+    expect(backward).toEqual([...stops.slice(0, 3).reverse(), ...stops.slice(3).reverse()]);
     await page.keyboard.press('ArrowRight');
     await expect.poll(() => title.getAttribute('data-image')).not.toBe(before);
     await page.keyboard.press('ArrowLeft');
     await expect.poll(() => title.getAttribute('data-image')).toBe(before);
     await page.keyboard.press('Escape');
     await expect.poll(() => page.locator('.lightbox').count()).toBe(0);
+    // The focus is back on the thumbnail that opened it.
+    await expect.poll(() => page.evaluate(() => document.activeElement === document.querySelector('.gallery-item'))).toBe(true);
     expect(await seriousViolations()).toEqual([]);
   });
 
