@@ -1,5 +1,5 @@
-import { useMemo, useRef, useState } from 'preact/hooks';
-import { apiUrl, enc, type ScanInfo } from './api';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { apiUrl, enc, getJSON, type ScanInfo } from './api';
 import { useJSON } from './hooks';
 import { useVirtualizer } from './virtual';
 
@@ -45,19 +45,61 @@ function haystack(s: ScanInfo): string {
   return `${s.id} ${JSON.stringify(s.metadata ?? {})}`.toLowerCase();
 }
 
+/**
+ * The ids of the scans a metadata query keeps: the API's own query (`/scans?filterQuery=`,
+ * plantdb's nested JSON, values as regular expressions with fuzzy), asked a moment after typing stops.
+ */
+function useMetadataQuery(text: string): { ids?: Set<string>; error?: string } {
+  const [result, setResult] = useState<{ ids?: Set<string>; error?: string }>({});
+  useEffect(() => {
+    const query = text.trim();
+    if (!query) {
+      setResult({});
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(query);
+    } catch {
+      parsed = undefined;
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      setResult({ error: 'A metadata query is a JSON object, e.g. {"object": {"species": "Arabidopsis.*"}}' });
+      return;
+    }
+    const ctl = new AbortController();
+    const timer = setTimeout(() => {
+      getJSON<string[]>(`/scans?filterQuery=${enc(query)}&fuzzy=true`, ctl.signal).then(
+        (ids) => setResult({ ids: new Set(ids) }),
+        (err: Error) => {
+          if (!ctl.signal.aborted) setResult({ error: err.message });
+        },
+      );
+    }, 250);
+    return () => {
+      clearTimeout(timer);
+      ctl.abort();
+    };
+  }, [text]);
+  return result;
+}
+
 export function ScanList() {
   const scans = useJSON<ScanInfo[]>('/scans_info');
   const [query, setQuery] = useState('');
   const [sort, setSort] = useState<{ key: SortKey; dir: 1 | -1 }>({ key: 'id', dir: 1 });
   const [filters, setFilters] = useState<Set<string>>(new Set());
+  const [metaText, setMetaText] = useState('');
+  const metadataQuery = useMetadataQuery(metaText);
 
   const rows = useMemo(() => {
     if (scans?.state !== 'ok') return [];
     const q = query.trim().toLowerCase();
     const active = FILTERS.filter((f) => filters.has(f.key));
-    const out = scans.data.filter((s) => (!q || haystack(s).includes(q)) && active.every((f) => f.test(s)));
+    const kept = metadataQuery.ids;
+    const out = scans.data.filter((s) => (!q || haystack(s).includes(q)) && (!kept || kept.has(s.id)) && active.every((f) => f.test(s)));
     return out.sort((a, b) => sort.dir * sortValue(a, sort.key).localeCompare(sortValue(b, sort.key)));
-  }, [scans, query, sort, filters]);
+  }, [scans, query, sort, filters, metadataQuery]);
 
   const toggle = (key: string) => {
     const next = new Set(filters);
@@ -74,6 +116,10 @@ export function ScanList() {
           <span>Search</span>
           <input type="search" value={query} placeholder="id, species, environment…" onInput={(e) => setQuery(e.currentTarget.value)} />
         </label>
+        <label class="search">
+          <span>Metadata query</span>
+          <input type="search" name="metadata-query" value={metaText} placeholder='{"object": {"species": "Arabidopsis.*"}}' onInput={(e) => setMetaText(e.currentTarget.value)} aria-describedby="metadata-query-error" />
+        </label>
         <fieldset class="filters">
           <legend>Only scans with</legend>
           {FILTERS.map((f) => (
@@ -83,6 +129,9 @@ export function ScanList() {
           ))}
         </fieldset>
       </div>
+      <p id="metadata-query-error" role="alert" class="error" hidden={!metadataQuery.error}>
+        {metadataQuery.error}
+      </p>
       {scans?.state === 'loading' && <p role="status">Loading scans…</p>}
       {scans?.state === 'error' && (
         <p role="alert" class="error">

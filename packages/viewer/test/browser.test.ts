@@ -192,6 +192,13 @@ describe.each(TARGETS)('the viewer, served at /viewer/, on $name', (target) => {
     // 'Arabidopsis thaliana' < 'N/A' < 'none'.
     await expect.poll(async () => (await order())[0]).toBe('real_plant_analyzed');
     await expect.poll(async () => (await order())[4]).toBe('no_images');
+    // A metadata query goes to the API (/scans?filterQuery=, plantdb's nested JSON); not JSON: said, list kept.
+    await page.fill('input[name="metadata-query"]', '{"object": {"environment": "Lyon.*"}}');
+    await expect.poll(() => rows().evaluateAll((els) => els.map((e) => e.getAttribute('data-scan')).sort())).toEqual(['real_plant', 'real_plant_analyzed']);
+    await page.fill('input[name="metadata-query"]', '{"object": ');
+    await expect.poll(() => page.locator('#metadata-query-error').textContent()).toMatch(/JSON object/);
+    await page.fill('input[name="metadata-query"]', '');
+    await expect.poll(() => rows().count()).toBe(5);
   });
 
   it('a scan page: metadata tree, filesets and files, archive link, gallery with keyboard navigation and focus', async () => {
