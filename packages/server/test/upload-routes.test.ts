@@ -264,7 +264,9 @@ describe.each(targets())('$name', (target) => {
     await refused(() => archiveUpload('too_big', Buffer.concat([zip, randomBytes(LIMIT)]), 'admin'), 413);
   });
 
-  it('an archive whose import outlasts the idle timeout is not cut: the client is waiting, not stalled', async () => {
+  // Not on memdb: it imports this archive in well under 100 ms, so nothing there outlasts a
+  // timeout that a loaded machine keeps reliably (on a folder and on S3 it takes 0.5–4 s).
+  it.skipIf(target.name === 'memdb')('an archive whose import outlasts the idle timeout is not cut: the client is waiting, not stalled', async () => {
     const zip = (await get(url('/archive/real_plant_analyzed'))).body;
     const quick = await serve(made.db, { auth: { secret: SECRET, accounts: FAST }, writes: { uploadLimit: 64 * 1024 * 1024, spoolDir }, idleTimeoutMs: 100 });
     try {
