@@ -22,130 +22,31 @@ import hashlib
 import io
 import json
 import os
-import queue
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
-import threading
-import time
-import traceback
 import zipfile
 from urllib.parse import urlencode, urlsplit
 
 import requests
+
+from romidb_check import FIXTURE, CheckError, Report, Server, expect, expect_eq, run_cases, short
 
 try:
     from PIL import Image
 except ImportError:  # the checks fall back to the JPEG header
     Image = None
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURE = os.path.join(ROOT, 'test-fixtures', 'server-db')
 SCANS = ['broken_index', 'no_images', 'real_plant', 'real_plant_analyzed', 'virtual_plant']
 TIMEOUT = 60  # seconds per request: previews are computed on first request, on a shared machine
-START_TIMEOUT = 60
-
-
-class CheckError(Exception):
-    pass
-
-
-def expect(cond, why):
-    if not cond:
-        raise CheckError(why)
-
-
-def expect_eq(actual, expected, what):
-    if actual != expected:
-        raise CheckError(f'{what}: got {short(actual)}, expected {short(expected)}')
-
-
-def short(value, limit=200):
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + '...'
 
 
 # ---------------------------------------------------------------------------------------------
 # The server process
 
-def cli_bin():
-    with open(os.path.join(ROOT, 'packages', 'cli', 'package.json'), encoding='utf-8') as f:
-        rel = json.load(f)['bin']['romidb']
-    path = os.path.normpath(os.path.join(ROOT, 'packages', 'cli', rel))
-    if not os.path.isfile(path):
-        raise CheckError(f'{path} does not exist: build first (pnpm exec tsc -b)')
-    return path
-
-
-class Server:
-    """`romidb serve` as a child process; `url` is what it printed with --json."""
-
-    def __init__(self, db, port):
-        self.log = tempfile.TemporaryFile(mode='w+b')
-        cmd = ['node', cli_bin(), 'serve', '--db', db, '--port', str(port), '--json', '--no-rate-limit']
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.log)
-        self.lines = queue.Queue()
-        threading.Thread(target=self._drain, daemon=True).start()
-        self.url = self._read_url()
-
-    def _drain(self):
-        for line in self.proc.stdout:
-            self.lines.put(line.decode('utf-8', 'replace'))
-        self.lines.put(None)
-
-    def _read_url(self):
-        # --json prints one JSON document once listening (possibly indented over several lines).
-        text = ''
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise CheckError(f'no JSON on stdout within {START_TIMEOUT} s; stderr: {self.stderr_tail()}')
-            if line is None:
-                raise CheckError(f'exited with {self.proc.wait()} before printing its url; stdout {short(text)}; stderr: {self.stderr_tail()}')
-            text += line
-            try:
-                doc = json.loads(text)
-            except ValueError:
-                continue
-            if not isinstance(doc, dict) or not isinstance(doc.get('url'), str):
-                raise CheckError(f'printed {short(doc)}, not {{"url": ...}}')
-            return doc['url'].rstrip('/')
-
-    def stderr_tail(self, n=1500):
-        """The end of stderr, without the request log (pino JSON lines below level 40, warn)."""
-        self.log.seek(0)
-        kept = []
-        for line in self.log.read().decode('utf-8', 'replace').splitlines():
-            try:
-                if json.loads(line).get('level', 50) < 40:
-                    continue
-            except (ValueError, AttributeError):
-                pass
-            kept.append(line)
-        return '\n'.join(kept)[-n:].strip() or '(nothing but the request log)'
-
-    def stop(self, timeout=10):
-        """SIGTERM, and the exit code; SIGKILL if it has not exited within `timeout` seconds."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise CheckError(f'still running {timeout} s after SIGTERM (killed)')
-        return self.proc.returncode
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+def serve_args(db, port):
+    return ['serve', '--db', db, '--port', str(port), '--json', '--no-rate-limit']
 
 
 def free_port():
@@ -544,20 +445,7 @@ def _(c):
 
 def main(argv):
     keep = '--keep' in argv
-    passed, failed = 0, 0
-
-    def report(name, error=None):
-        nonlocal passed, failed
-        if error is None:
-            passed += 1
-            print(f'ok {name}', flush=True)
-        else:
-            failed += 1
-            why = ' '.join(str(error).split()) if isinstance(error, CheckError) else f'{type(error).__name__}: {error}'
-            print(f'FAIL {name}: {why}', flush=True)
-            if not isinstance(error, (CheckError, requests.RequestException)):
-                traceback.print_exc(file=sys.stdout)
-
+    report = Report()
     if Image is None:
         print('# Pillow is not importable: images are checked from their JPEG headers only', flush=True)
     tmp = tempfile.mkdtemp(prefix='romidb-pyclient-')
@@ -567,7 +455,7 @@ def main(argv):
         shutil.copytree(FIXTURE, db)
         # --port 0: the printed url must name the port the server really listens on.
         try:
-            server = Server(db, 0)
+            server = Server(serve_args(db, 0))
             port = urlsplit(server.url).port
             expect(port not in (None, 0), f'printed url {server.url} has no real port')
             res = requests.get(server.url + '/health', timeout=TIMEOUT)
@@ -577,22 +465,8 @@ def main(argv):
             report('serve --port 0 --json', err)
             if server is not None:
                 server.kill()
-            server = Server(db, free_port())  # the other cases still run, on a port picked here
-        ctx = Ctx(server, db)
-        for name, fn in CASES:
-            try:
-                fn(ctx)
-                report(name)
-            except Exception as err:  # every case runs, whatever the one before did
-                report(name, err)
-        try:
-            code = server.stop()
-            expect_eq(code, 0, 'exit code after SIGTERM')
-            report('sigterm-stops-server')
-        except CheckError as err:
-            report('sigterm-stops-server', err)
-        if failed:
-            print('# server stderr (warnings and errors): ' + server.stderr_tail().replace('\n', '\n# '), flush=True)
+            server = Server(serve_args(db, free_port()))  # the other cases still run, on a port picked here
+        run_cases(CASES, Ctx(server, db), server, report)
     except Exception as err:
         report('setup', err)
     finally:
@@ -602,8 +476,8 @@ def main(argv):
             print(f'# kept {tmp}', flush=True)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    print(f'python client: {passed} passed, {failed} failed', flush=True)
-    return 1 if failed else 0
+    print(f'python client: {report.passed} passed, {report.failed} failed', flush=True)
+    return 1 if report.failed else 0
 
 
 if __name__ == '__main__':

@@ -24,25 +24,19 @@ import base64
 import io
 import json
 import os
-import queue
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-import traceback
 import zipfile
 
 import requests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURE = os.path.join(ROOT, 'test-fixtures', 'server-db')
+from romidb_check import FIXTURE, ROOT, START_TIMEOUT, CheckError, Report, Server, cli_bin, expect, expect_eq, run_cases, short
+
 TIMEOUT = 60  # seconds per request, on a shared machine
-START_TIMEOUT = 60
 ADMIN = 'pyadmin'
 ADMIN_FULLNAME = 'Python Admin'
 PASSWORD = secrets.token_urlsafe(18)
@@ -54,25 +48,6 @@ ARCHIVED = 'py_archived'
 PYTHON_DATE = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?$')
 
 
-class CheckError(Exception):
-    pass
-
-
-def expect(cond, why):
-    if not cond:
-        raise CheckError(why)
-
-
-def short(value, limit=200):
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + '...'
-
-
-def expect_eq(actual, expected, what):
-    if actual != expected:
-        raise CheckError(f'{what}: got {short(actual)}, expected {short(expected)}')
-
-
 def expect_status(res, status, what):
     if res.status_code != status:
         raise CheckError(f'{what}: {res.status_code}, expected {status}: {res.text[:300]}')
@@ -80,15 +55,6 @@ def expect_status(res, status, what):
 
 # ---------------------------------------------------------------------------------------------
 # The CLI and the server process
-
-def cli_bin():
-    with open(os.path.join(ROOT, 'packages', 'cli', 'package.json'), encoding='utf-8') as f:
-        rel = json.load(f)['bin']['romidb']
-    path = os.path.normpath(os.path.join(ROOT, 'packages', 'cli', rel))
-    if not os.path.isfile(path):
-        raise CheckError(f'{path} does not exist: build first (pnpm exec tsc -b)')
-    return path
-
 
 def add_admin(db):
     """`romidb user add` with the password as one line of stdin."""
@@ -105,72 +71,6 @@ def secret_file(tmp):
     with os.fdopen(fd, 'w') as f:
         f.write(base64.urlsafe_b64encode(secrets.token_bytes(48)).decode().rstrip('=') + '\n')
     return path
-
-
-class Server:
-    """`romidb serve --jwt-secret-file` as a child process; `url` is what it printed with --json."""
-
-    def __init__(self, db, key):
-        self.log = tempfile.TemporaryFile(mode='w+b')
-        cmd = ['node', cli_bin(), '--db', db, 'serve', '--port', '0', '--json', '--no-rate-limit', '--jwt-secret-file', key]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.log)
-        self.lines = queue.Queue()
-        threading.Thread(target=self._drain, daemon=True).start()
-        self.url = self._read_url()
-
-    def _drain(self):
-        for line in self.proc.stdout:
-            self.lines.put(line.decode('utf-8', 'replace'))
-        self.lines.put(None)
-
-    def _read_url(self):
-        text = ''
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise CheckError(f'no JSON on stdout within {START_TIMEOUT} s; stderr: {self.stderr_tail()}')
-            if line is None:
-                raise CheckError(f'exited with {self.proc.wait()} before printing its url; stdout {short(text)}; stderr: {self.stderr_tail()}')
-            text += line
-            try:
-                doc = json.loads(text)
-            except ValueError:
-                continue
-            if not isinstance(doc, dict) or not isinstance(doc.get('url'), str):
-                raise CheckError(f'printed {short(doc)}, not {{"url": ...}}')
-            return doc['url'].rstrip('/')
-
-    def stderr_tail(self, n=1500):
-        """The end of stderr, without the request log (pino JSON lines below level 40, warn)."""
-        self.log.seek(0)
-        kept = []
-        for line in self.log.read().decode('utf-8', 'replace').splitlines():
-            try:
-                if json.loads(line).get('level', 50) < 40:
-                    continue
-            except (ValueError, AttributeError):
-                pass
-            kept.append(line)
-        return '\n'.join(kept)[-n:].strip() or '(nothing but the request log)'
-
-    def stop(self, timeout=10):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise CheckError(f'still running {timeout} s after SIGTERM (killed)')
-        return self.proc.returncode
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,20 +281,7 @@ def _(c):
 
 def main(argv):
     keep = '--keep' in argv
-    passed, failed = 0, 0
-
-    def report(name, error=None):
-        nonlocal passed, failed
-        if error is None:
-            passed += 1
-            print(f'ok {name}', flush=True)
-        else:
-            failed += 1
-            why = ' '.join(str(error).split()) if isinstance(error, CheckError) else f'{type(error).__name__}: {error}'
-            print(f'FAIL {name}: {why}', flush=True)
-            if not isinstance(error, (CheckError, requests.RequestException)):
-                traceback.print_exc(file=sys.stdout)
-
+    report = Report()
     tmp = tempfile.mkdtemp(prefix='romidb-pywrite-')
     db = os.path.join(tmp, 'server-db')
     server = None
@@ -402,22 +289,9 @@ def main(argv):
         shutil.copytree(FIXTURE, db)
         key = secret_file(tmp)
         add_admin(db)
-        server = Server(db, key)
+        server = Server(['--db', db, 'serve', '--port', '0', '--json', '--no-rate-limit', '--jwt-secret-file', key])
         report('serve --jwt-secret-file')
-        ctx = Ctx(server, db)
-        for name, fn in CASES:
-            try:
-                fn(ctx)
-                report(name)
-            except Exception as err:  # every case runs, whatever the one before did
-                report(name, err)
-        try:
-            expect_eq(server.stop(), 0, 'exit code after SIGTERM')
-            report('sigterm-stops-server')
-        except CheckError as err:
-            report('sigterm-stops-server', err)
-        if failed:
-            print('# server stderr (warnings and errors): ' + server.stderr_tail().replace('\n', '\n# '), flush=True)
+        run_cases(CASES, Ctx(server, db), server, report)
     except Exception as err:
         report('setup', err)
     finally:
@@ -427,8 +301,8 @@ def main(argv):
             print(f'# kept {tmp}', flush=True)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    print(f'python write: {passed} passed, {failed} failed', flush=True)
-    return 1 if failed else 0
+    print(f'python write: {report.passed} passed, {report.failed} failed', flush=True)
+    return 1 if report.failed else 0
 
 
 if __name__ == '__main__':
