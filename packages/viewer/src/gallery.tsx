@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState, type Dispatch, type StateUpdater } from 'preact/hooks';
 import { apiUrl, enc, fileId, type ScanInfo } from './api';
 import { useJSON } from './hooks';
 import { Tree } from './tree';
@@ -50,7 +50,7 @@ export function Gallery({ scan }: { scan: ScanInfo }) {
   );
 }
 
-function Lightbox({ scanId, ids, index, setIndex }: { scanId: string; ids: string[]; index: number; setIndex: (i: number | undefined) => void }) {
+function Lightbox({ scanId, ids, index, setIndex }: { scanId: string; ids: string[]; index: number; setIndex: Dispatch<StateUpdater<number | undefined>> }) {
   const id = ids[index]!;
   const md = useJSON<{ metadata: unknown }>(`/file/${enc(scanId)}/images/${enc(id)}/metadata`);
   const dialog = useRef<HTMLDivElement>(null);
@@ -65,8 +65,10 @@ function Lightbox({ scanId, ids, index, setIndex }: { scanId: string; ids: strin
         trapTab(dialog.current!, e);
         return;
       }
-      if (e.key === 'ArrowRight') setIndex((index + 1) % ids.length);
-      else if (e.key === 'ArrowLeft') setIndex((index - 1 + ids.length) % ids.length);
+      // From the current index, not this render's: a key pressed before the effect is attached
+      // again (right after a change) would otherwise move from a stale one.
+      if (e.key === 'ArrowRight') setIndex((i) => ((i ?? 0) + 1) % ids.length);
+      else if (e.key === 'ArrowLeft') setIndex((i) => ((i ?? 0) - 1 + ids.length) % ids.length);
       else if (e.key === 'Escape') setIndex(undefined);
       else return;
       e.preventDefault();
@@ -82,7 +84,7 @@ function Lightbox({ scanId, ids, index, setIndex }: { scanId: string; ids: strin
       removeEventListener('keydown', onKey);
       document.removeEventListener('focusin', onFocus);
     };
-  }, [index, ids.length]);
+  }, [ids.length]);
   return (
     <div class="lightbox" role="dialog" aria-modal="true" aria-label={`Image ${id}`} ref={dialog}>
       <div class="lightbox-bar">

@@ -266,6 +266,13 @@ describe.each(TARGETS)('the viewer, served at /viewer/, on $name', (target) => {
     await expect.poll(() => title.getAttribute('data-image')).not.toBe(before);
     await page.keyboard.press('ArrowLeft');
     await expect.poll(() => title.getAttribute('data-image')).toBe(before);
+    // Keys pressed faster than the page renders each move from the current image, not a stale one.
+    const position = async () => (await title.textContent())!.match(/\((\d+)\//)![1];
+    const start = Number(await position());
+    for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowRight');
+    await expect.poll(position).toBe(String(start + 3));
+    for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowLeft');
+    await expect.poll(() => title.getAttribute('data-image')).toBe(before);
     await page.keyboard.press('Escape');
     await expect.poll(() => page.locator('.lightbox').count()).toBe(0);
     // The focus is back on the thumbnail that opened it.
