@@ -4,7 +4,7 @@
  *
  * - `FaultyBackend` wraps any Backend (get, getStream, put, head, delete, list, inspectLock).
  * - `faultyFs` wraps a Node-compatible `fs` (node:fs or memfs) under the fs backend: its
- *   promise methods and the methods of the file handles they open.
+ *   promise methods, the methods of the file handles they open, and its synchronous calls.
  *
  * Faults: ENOSPC, EIO, EACCES (the call fails before it acts); "short" (a write stores half
  * its bytes: a partial write() that callers must continue, a writeFile() that then fails with
@@ -274,7 +274,32 @@ export function faultyFs<F extends { promises: object }>(base: F, plan: FaultPla
   );
   return new Proxy(base, {
     get(t, name, receiver) {
-      return name === 'promises' ? promises : Reflect.get(t, name, receiver);
+      if (name === 'promises') return promises;
+      const value = Reflect.get(t, name, receiver) as unknown;
+      return typeof name === 'string' && name.endsWith('Sync') && typeof value === 'function' ? wrapSync(t, name, value as AnyFn, plan) : value;
     },
   });
+}
+
+/** A synchronous call of `fs` (what the fs backend's `syncIO` makes), failing as `plan` says. */
+function wrapSync(fs: object, name: string, fn: AnyFn, plan: FaultPlan): AnyFn {
+  return (...args: unknown[]) => {
+    const call = `fs.${name}(${typeof args[0] === 'string' ? args[0] : ''})`;
+    const kind = plan.next(call);
+    if (kind === undefined) return fn.apply(fs, args);
+    if (kind === 'short' && name === 'writeSync') {
+      // writeSync(fd, buffer, offset?, length?, position?): a partial write, which callers continue.
+      const [fd, buffer, offset = 0, length = (buffer as Uint8Array).byteLength - (offset as number), ...rest] = args;
+      return fn.apply(fs, [fd, buffer, offset, Math.floor((length as number) / 2), ...rest]);
+    }
+    if (kind === 'short' && (name === 'writeFileSync' || name === 'appendFileSync')) {
+      fn.apply(fs, halfArgs(args));
+      throw failure('short', call);
+    }
+    if (kind === 'lost') {
+      fn.apply(fs, args);
+      throw failure('lost', call);
+    }
+    throw failure(kind, call);
+  };
 }

@@ -125,6 +125,7 @@ export class FilesetImpl extends MetadataHolderBase implements Fileset, FilesetP
         );
         const file = this.fileObject(id);
         if (metadata !== undefined) await undo.created(() => this.port.backend.delete(metadataKey), () => file.metadataStore.create(metadata, what, opts));
+        else file.metadataStore.knownAbsent();
         return file;
       },
     );

@@ -99,6 +99,14 @@ export class MetadataStore {
     this.#cache = undefined;
   }
 
+  /**
+   * Records that nothing is stored at the key (just checked): the first write is then a
+   * create-only put with no read before it, and a conflict reads the key as usual.
+   */
+  knownAbsent(): void {
+    this.#cache = { plain: {}, text: undefined, tree: {}, etag: undefined };
+  }
+
   async get(key: string | undefined, fallback: unknown, opts: SignalOptions = {}): Promise<unknown> {
     const { plain } = await this.#load(opts);
     if (key === undefined) return toPlain(plain);

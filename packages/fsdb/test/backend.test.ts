@@ -21,21 +21,24 @@ async function codeOf(p: Promise<unknown> | (() => Promise<unknown>)): Promise<s
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-// A root inside a temp folder: after each test, nothing may have landed beside it.
-describeBackend('fs (real disk)', async () => {
-  const dir = await mkdtemp(`${tmpdir()}/romidb-backend-`);
-  const root = `${dir}/root`;
-  await mkdir(root);
-  return {
-    backend: new FsBackend(root),
-    reopen: () => new FsBackend(root),
-    dispose: async () => {
-      const beside = await readdir(dir);
-      await rm(dir, { recursive: true, force: true });
-      expect(beside).toEqual(['root']);
-    },
-  };
-});
+// A root inside a temp folder: after each test, nothing may have landed beside it. Both ways of
+// calling the file system: synchronous calls for small objects (the default), and promises only.
+for (const syncIO of [true, false]) {
+  describeBackend(`fs (real disk${syncIO ? '' : ', syncIO: false'})`, async () => {
+    const dir = await mkdtemp(`${tmpdir()}/romidb-backend-`);
+    const root = `${dir}/root`;
+    await mkdir(root);
+    return {
+      backend: new FsBackend(root, { syncIO }),
+      reopen: () => new FsBackend(root, { syncIO }),
+      dispose: async () => {
+        const beside = await readdir(dir);
+        await rm(dir, { recursive: true, force: true });
+        expect(beside).toEqual(['root']);
+      },
+    };
+  });
+}
 
 describe('FsBackend', () => {
   let dir: string;
