@@ -7,6 +7,7 @@
  * ratios. Results go to bench/results/. Timings are reported, never asserted.
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { formatPythonJson, mapLimit, mirror, RomiDB, type Backend, type DB } from '@romi/db-core';
@@ -76,8 +77,12 @@ interface Target {
 /** The baseline: plain writes and reads of keys, bypassing romidb. */
 interface RawStore {
   put(key: string, data: Uint8Array): Promise<void>;
+  /** The floor of a one-by-one write where there is a faster way than `put`: plain synchronous writes (fsdb). */
+  putSync?(key: string, data: Uint8Array): void;
   get(key: string): Promise<Uint8Array>;
   listRoot(): Promise<number>;
+  /** The scan rule at its floor (fsdb): a readdir of the root and one synchronous lstat of each folder's files.json. */
+  listScanFolders?(): number;
 }
 
 function backendStore(backend: Backend): RawStore {
@@ -96,18 +101,28 @@ function backendStore(backend: Backend): RawStore {
 
 function fsStore(root: string): RawStore {
   const made = new Set<string>();
+  const folderOf = (path: string): string | undefined => {
+    const dir = path.slice(0, path.lastIndexOf('/'));
+    if (made.has(dir)) return undefined;
+    made.add(dir);
+    return dir;
+  };
   return {
     put: async (key, data) => {
       const path = `${root}/${key}`;
-      const dir = path.slice(0, path.lastIndexOf('/'));
-      if (!made.has(dir)) {
-        await mkdir(dir, { recursive: true });
-        made.add(dir);
-      }
+      const dir = folderOf(path);
+      if (dir) await mkdir(dir, { recursive: true });
       await writeFile(path, data);
+    },
+    putSync: (key, data) => {
+      const path = `${root}/${key}`;
+      const dir = folderOf(path);
+      if (dir) mkdirSync(dir, { recursive: true });
+      writeFileSync(path, data);
     },
     get: async (key) => readFile(`${root}/${key}`),
     listRoot: async () => (await readdir(root, { withFileTypes: true })).length,
+    listScanFolders: () => readdirSync(root, { withFileTypes: true }).filter((e) => e.isDirectory() && lstatSync(`${root}/${e.name}/files.json`, { throwIfNoEntry: false })).length,
   };
 }
 
@@ -151,6 +166,15 @@ async function targets(): Promise<Target[]> {
 function files(n: number): Array<{ id: string; data: Uint8Array; metadata: Record<string, unknown> }> {
   const data = new Uint8Array(1024).map((_, i) => i & 255);
   return Array.from({ length: n }, (_, i) => ({ id: `file_${String(i).padStart(5, '0')}`, data, metadata: { index: i, pose: [i * 0.5, 1.25, 80, 276.5, 0] } }));
+}
+
+/** W2's baseline: the same objects one by one, synchronously where the store can. */
+async function rawWriteOneByOne(raw: RawStore, items: ReturnType<typeof files>): Promise<void> {
+  if (!raw.putSync) return rawWrite(raw, items, 1);
+  for (const f of items) {
+    raw.putSync(`s/images/${f.id}.bin`, f.data);
+    raw.putSync(`s/metadata/images/${f.id}.json`, enc(formatPythonJson(f.metadata)));
+  }
 }
 
 async function rawWrite(raw: RawStore, items: ReturnType<typeof files>, concurrency: number): Promise<void> {
@@ -204,16 +228,17 @@ async function oneByOneWrite(t: Target): Promise<void> {
           }
         }),
       );
-      base.push(await time(() => rawWrite(env.raw, items, 1)));
+      base.push(await time(() => rawWriteOneByOne(env.raw, items)));
       await env.db.disconnect();
       await env.dispose();
     }
     perFile.push(median(ms) / n);
     const row: Row = { workload: `W2 one-by-one ${n} files`, backend: t.name, ms: median(ms), baselineMs: median(base), note: `${(median(ms) / n).toFixed(2)} ms/file` };
-    if (n === sizes[0]) Object.assign(row, { target: '≤ 3×', met: row.ms / row.baselineMs! <= 3 });
+    const limit = t.name === 'fsdb' ? 2 : 3;
+    if (n === sizes[0]) Object.assign(row, { target: `≤ ${limit.toFixed(1)}×`, met: row.ms / row.baselineMs! <= limit });
     else {
       const growth = perFile[1]! / perFile[0]!;
-      Object.assign(row, { target: 'per file ≤ 1.5× of the small run', met: growth <= 1.5, note: `${row.note}; ${growth.toFixed(2)}× the per-file time at ${sizes[0]}` });
+      Object.assign(row, { target: 'per file ≤ 1.2× of the small run', met: growth <= 1.2, note: `${row.note}; ${growth.toFixed(2)}× the per-file time at ${sizes[0]}` });
     }
     record(row);
   }
@@ -242,6 +267,7 @@ async function listAndQuery(t: Target): Promise<void> {
 
   const open: number[] = [];
   const rawList: number[] = [];
+  const ruleList: number[] = [];
   const one: number[] = [];
   const q: number[] = [];
   const fuzzy: number[] = [];
@@ -254,6 +280,7 @@ async function listAndQuery(t: Target): Promise<void> {
       await db.listScans();
     }));
     rawList.push(await time(() => env.raw.listRoot()));
+    if (env.raw.listScanFolders) ruleList.push(await time(async () => env.raw.listScanFolders!()));
     one.push(await time(async () => {
       await (await (await db.getScan('scan_0042')).getFileset('images')).listFiles();
     }));
@@ -271,13 +298,15 @@ async function listAndQuery(t: Target): Promise<void> {
     const ids = Array.from({ length: SIZES.scans }, (_, i) => `scan_${String(i).padStart(4, '0')}`);
     rawMeta.push(await time(() => mapLimit(ids, 16, (id) => env.raw.get(`${id}/metadata/metadata.json`))));
   }
-  const listRow: Row = { workload: `W3 connect + listScans (${SIZES.scans} scans)`, backend: t.name, ms: median(open), baselineMs: median(rawList), target: '≤ 2×' };
-  record({ ...listRow, met: listRow.ms / listRow.baselineMs! <= 2 });
+  const listRow: Row = { workload: `W3 connect + listScans (${SIZES.scans} scans)`, backend: t.name, ms: median(open), baselineMs: median(rawList), target: '≤ 3×' };
+  // What the scan rule costs at its floor: one stat per folder besides the readdir.
+  if (ruleList.length > 0) listRow.note = `raw readdir + one lstat per folder: ${median(ruleList).toFixed(1)} ms, romidb ${(median(open) / median(ruleList)).toFixed(2)}× that`;
+  record({ ...listRow, met: listRow.ms / listRow.baselineMs! <= 3 });
   record({ workload: 'W3 getScan + listFiles of one scan', backend: t.name, ms: median(one), ...(t.name === 'fsdb' ? { target: '< 5 ms', met: median(one) < 5 } : {}) });
-  const queryRow: Row = { workload: `W5 nested query (${matches} of ${SIZES.scans})`, backend: t.name, ms: median(q), baselineMs: median(rawMeta), target: '≤ 2×' };
-  record({ ...queryRow, met: queryRow.ms / queryRow.baselineMs! <= 2 });
-  const fuzzyRow: Row = { workload: 'W5 fuzzy query', backend: t.name, ms: median(fuzzy), baselineMs: median(rawMeta), target: '≤ 2×' };
-  record({ ...fuzzyRow, met: fuzzyRow.ms / fuzzyRow.baselineMs! <= 2 });
+  const queryRow: Row = { workload: `W5 nested query (${matches} of ${SIZES.scans})`, backend: t.name, ms: median(q), baselineMs: median(rawMeta), target: '≤ 1.5×' };
+  record({ ...queryRow, met: queryRow.ms / queryRow.baselineMs! <= 1.5 });
+  const fuzzyRow: Row = { workload: 'W5 fuzzy query', backend: t.name, ms: median(fuzzy), baselineMs: median(rawMeta), target: '≤ 1.5×' };
+  record({ ...fuzzyRow, met: fuzzyRow.ms / fuzzyRow.baselineMs! <= 1.5 });
   await env.dispose();
 }
 

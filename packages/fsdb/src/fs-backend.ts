@@ -58,7 +58,7 @@ export interface FsBackendOptions {
   realDisk?: boolean;
   /**
    * Use synchronous calls for what takes microseconds on a local disk (default true): reads and
-   * writes of objects up to 1 MiB, and stat, link, rename, unlink, mkdir and readdir. Each such
+   * writes of objects up to 64 KiB, and stat, link, rename, unlink, mkdir and readdir. Each such
    * call then blocks the event loop for its duration instead of costing a thread-pool round trip
    * (about 4× more here). Set false on a network file system, where one call may take
    * milliseconds and would stall everything else the process does meanwhile.
@@ -67,11 +67,11 @@ export interface FsBackendOptions {
 }
 
 /**
- * Bodies up to this size are written, and files up to it read, with synchronous calls (syncIO):
- * a few hundred microseconds at most on a local disk, and a scan's files.json of 10,000 entries
- * (0.7 MB) stays below it.
+ * Bodies up to this size are written, and files up to it read, with synchronous calls (syncIO).
+ * Larger ones gain little (the copy dominates), and memfs's synchronous write is slower for them
+ * (measured with a 10,000-entry files.json of 0.7 MB).
  */
-const SMALL = 1 << 20;
+const SMALL = 64 << 10;
 
 /**
  * Bytes per read of getStream. With a queue of none (highWaterMark 0) a reader holds one chunk at
