@@ -211,14 +211,25 @@ export async function mirror(srcDb: DB | string, dstDb: DB | string, opts: Mirro
         await write.write(keys.pending(scan), utf8.encode(JSON.stringify({ operation: 'mirror', source: from.url, started: new Date().toISOString() })), { ifNoneMatch: '*', signal, what: 'mirror' });
       }
       let manifest: Manifest = { source: from.url, entries: {} };
+      /** Whether `manifest` differs from what dst holds: a run that changed nothing writes nothing. */
+      let manifestChanged = true;
       try {
         const parsed = JSON.parse(utf8.decode((await to.get(manifestKey, { signal })).bytes)) as Manifest;
-        if (parsed.source === from.url && parsed.entries) manifest = parsed;
+        if (parsed.source === from.url && parsed.entries) {
+          manifest = parsed;
+          manifestChanged = false;
+        }
       } catch (err) {
         if (!isRomiError(err, ErrorCodes.NOT_FOUND) && !(err instanceof SyntaxError)) throw err;
       }
+      const setEntry = (key: string, entry: ManifestEntry | undefined): void => {
+        if (entry) manifest.entries[key] = entry;
+        else delete manifest.entries[key];
+        manifestChanged = true;
+      };
       const saveManifest = async (): Promise<void> => {
-        if (!opts.dryRun) await write.write(manifestKey, utf8.encode(JSON.stringify(manifest)), { signal, what: 'mirror' });
+        if (!opts.dryRun && manifestChanged) await write.write(manifestKey, utf8.encode(JSON.stringify(manifest)), { signal, what: 'mirror' });
+        manifestChanged = false;
       };
 
       // What to copy: everything that differs, files.json last.
@@ -237,7 +248,7 @@ export async function mirror(srcDb: DB | string, dstDb: DB | string, opts: Mirro
             continue;
           }
           if (!known && (await sameContent(from, to, toKey(key), signal))) {
-            manifest.entries[key] = { size: meta.size, source: meta.etag, copy: existing.etag };
+            setEntry(key, { size: meta.size, source: meta.etag, copy: existing.etag });
             result.skipped++;
             continue;
           }
@@ -272,7 +283,7 @@ export async function mirror(srcDb: DB | string, dstDb: DB | string, opts: Mirro
             etag = await write.write(toKey(meta.key), source.body, { signal, size: source.meta.size, what: 'mirror' });
             meta = source.meta;
           }
-          if (!meta.key.endsWith('/')) manifest.entries[meta.key] = { size: meta.size, source: meta.etag, copy: etag };
+          if (!meta.key.endsWith('/')) setEntry(meta.key, { size: meta.size, source: meta.etag, copy: etag });
           if (++sinceSave >= 500) {
             sinceSave = 0;
             await saveManifest();
@@ -304,7 +315,7 @@ export async function mirror(srcDb: DB | string, dstDb: DB | string, opts: Mirro
             write.assertWritable('mirror');
             await to.delete(toKey(key), { signal });
           }
-          delete manifest.entries[key];
+          setEntry(key, undefined);
           result.deleted++;
           progress({ phase: 'delete', loaded: result.deleted, key });
         }

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, isRomiError, mirror, type Backend, type MirrorProgress } from '@romi/db-core';
@@ -25,6 +25,16 @@ async function sourceDB(): Promise<MemDB> {
   return db;
 }
 
+/** Each file below `dir` (romidb's own included) with its inode and mtime: what a write changes. */
+async function fileVersions(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const name of await readdir(dir, { recursive: true })) {
+    const st = await stat(`${dir}/${name}`);
+    if (st.isFile()) out[name] = `${st.ino}.${st.mtimeMs}`;
+  }
+  return out;
+}
+
 const dirs: string[] = [];
 afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
@@ -48,8 +58,12 @@ describe('mirror()', () => {
     expect(await contents(mid.backend)).toEqual(want);
     expect(await contents(back.backend)).toEqual(want);
 
+    // Nothing changed: nothing is written, the manifests included (only the lock comes and goes).
+    const before = await fileVersions(mid.path);
     const again = await mirror(src, mid);
     expect(again).toEqual({ copied: 0, skipped: first.copied, deleted: 0, bytes: 0, conflicts: [] });
+    expect(await fileVersions(mid.path)).toEqual(before);
+    expect(Object.keys(before).some((k) => k.startsWith('.romidb-mirror/'))).toBe(true);
   });
 
   it('copies data and metadata before files.json, scan by scan', async () => {
