@@ -100,24 +100,21 @@ function backendStore(backend: Backend): RawStore {
 }
 
 function fsStore(root: string): RawStore {
-  const made = new Set<string>();
-  const folderOf = (path: string): string | undefined => {
-    const dir = path.slice(0, path.lastIndexOf('/'));
-    if (made.has(dir)) return undefined;
-    made.add(dir);
-    return dir;
-  };
+  /** Each folder made (or being made: parallel puts wait for the same mkdir). */
+  const made = new Map<string, Promise<unknown>>();
+  const folderOf = (path: string): string => path.slice(0, path.lastIndexOf('/'));
   return {
     put: async (key, data) => {
       const path = `${root}/${key}`;
       const dir = folderOf(path);
-      if (dir) await mkdir(dir, { recursive: true });
+      if (!made.has(dir)) made.set(dir, mkdir(dir, { recursive: true }));
+      await made.get(dir);
       await writeFile(path, data);
     },
     putSync: (key, data) => {
       const path = `${root}/${key}`;
       const dir = folderOf(path);
-      if (dir) mkdirSync(dir, { recursive: true });
+      if (!made.has(dir)) made.set(dir, Promise.resolve(mkdirSync(dir, { recursive: true })));
       writeFileSync(path, data);
     },
     get: async (key) => readFile(`${root}/${key}`),
