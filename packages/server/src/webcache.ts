@@ -6,7 +6,7 @@
  * crawler asking for every size cannot fill the storage (other sizes are computed and sent).
  */
 import { createHash } from 'node:crypto';
-import { keys, pythonFloatRepr, toKey, type Backend, type File, type Key, type ObjectMeta } from '@romi/db-core';
+import { AbortedError, keys, pythonFloatRepr, throwIfAborted, toKey, type Backend, type File, type Key, type ObjectMeta } from '@romi/db-core';
 import { decodePointCloud, encodePointCloud, resizeImage, voxelDownsample } from '@romi/io';
 import { badRequest, HttpError, notFound } from './http-errors.js';
 
@@ -91,8 +91,8 @@ export class Webcache {
   /** The image resized as plantdb does (JPEG, RGB, never upscaled); 400 for a side beyond the image. */
   image(file: File, req: Extract<ImageRequest, { kind: 'resize' }>, signal?: AbortSignal): Promise<Derived> {
     const cached = CACHED_IMAGE_SIDES.has(req.side);
-    return this.#derive(file, 'image', req.name, cached, signal, async (src) => {
-      const made = await resizeImage(src, req.side, { signal, name: file.filename ?? undefined });
+    return this.#derive(file, 'image', req.name, cached, signal, async (src, workSignal) => {
+      const made = await resizeImage(src, req.side, { signal: workSignal, name: file.filename ?? undefined });
       // Never upscaled: an image whose larger side is below the size asked for is smaller than it.
       const largest = Math.max(made.width, made.height);
       if (IMAGE_SIZES[req.name] === undefined && req.side > largest) {
@@ -110,12 +110,12 @@ export class Webcache {
     });
   }
 
-  async #derive(file: File, type: 'image' | 'pointcloud', size: string, cached: boolean, signal: AbortSignal | undefined, make: (src: Uint8Array) => Promise<Uint8Array>): Promise<Derived> {
+  async #derive(file: File, type: 'image' | 'pointcloud', size: string, cached: boolean, signal: AbortSignal | undefined, make: (src: Uint8Array, signal?: AbortSignal) => Promise<Uint8Array>): Promise<Derived> {
     const scan = file.scan.id;
     const fileset = file.fileset.id;
     if (!file.filename) throw notFound(`File '${file.id}' of fileset '${fileset}' has no data`);
     const sourceKey = keys.fileData(scan, fileset, file.filename);
-    const compute = async (known?: ObjectMeta): Promise<{ bytes: Uint8Array; source: ObjectMeta }> => {
+    const compute = async (known?: ObjectMeta, signal?: AbortSignal): Promise<{ bytes: Uint8Array; source: ObjectMeta }> => {
       const head = known ?? (await this.#backend.head(sourceKey, { signal }));
       if (!head) throw notFound(`File '${file.id}' of fileset '${fileset}' has no data`);
       if (head.size > this.#maxSourceBytes) {
@@ -123,23 +123,25 @@ export class Webcache {
       }
       return this.#slots.run(async () => {
         const { bytes, meta } = await this.#backend.get(sourceKey, { signal });
-        return { bytes: await make(bytes), source: meta };
+        return { bytes: await make(bytes, signal), source: meta };
       });
     };
-    if (!cached) return { bytes: (await compute()).bytes };
+    if (!cached) return { bytes: (await compute(undefined, signal)).bytes };
 
     const key = toKey(`${scan}/webcache/${webcacheName(type, scan, fileset, file.id, size)}`);
     const running = this.#inFlight.get(key);
-    if (running) return running;
+    if (running) return untilAborted(running, signal);
+    // Shared by every request for this entry meanwhile: no one client going away stops it (the
+    // others still wait for it, and the entry serves the next ones); each stops waiting on its own.
     const work = (async (): Promise<Derived> => {
-      const source = await this.#backend.head(sourceKey, { signal });
+      const source = await this.#backend.head(sourceKey);
       // Made or read by this process from this very source version: one HEAD and no read.
       const recent = this.#recent.get(key);
       if (recent && source && recent.sourceEtag === source.etag) return { key, meta: recent.meta, bytes: recent.bytes };
-      const entry = await this.#backend.head(key, { signal });
+      const entry = await this.#backend.head(key);
       if (entry && source && this.#isFresh(key, entry, source)) {
         if (entry.size > RECENT_MAX_ENTRY) return { key, meta: entry };
-        const { bytes, meta } = await this.#backend.get(key, { signal });
+        const { bytes, meta } = await this.#backend.get(key);
         this.#remember(key, source.etag, meta, bytes);
         return { key, meta, bytes };
       }
@@ -157,11 +159,11 @@ export class Webcache {
       }
     })();
     this.#inFlight.set(key, work);
-    try {
-      return await work;
-    } finally {
-      this.#inFlight.delete(key);
-    }
+    const done = () => {
+      if (this.#inFlight.get(key) === work) this.#inFlight.delete(key);
+    };
+    work.then(done, done);
+    return untilAborted(work, signal);
   }
 
   /** Keeps a small entry in memory (least recently stored dropped first, RECENT_MAX_BYTES in all). */
@@ -221,4 +223,15 @@ class Semaphore {
       else this.#free++;
     }
   }
+}
+
+/** `work`'s result, or AbortedError as soon as `signal` fires (the work itself goes on). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  throwIfAborted(signal);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortedError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

@@ -2,6 +2,7 @@
 // made by another program served as they are, invalidation when the source changes (in this
 // process and in a new one), and storage that refuses writes. On fsdb, through a backend that
 // counts (or refuses) the writes.
+import http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RomiDB, StorageError, toKey, type Backend } from '@romi/db-core';
@@ -76,6 +77,21 @@ describe('webcache', () => {
       expect(a.body.equals(answers[0]!.body)).toBe(true);
     }
     expect(webcachePuts()).toEqual([entryKey('real_plant', '00001_rgb', '300')]);
+  });
+
+  it('a client going away while its entry is made fails none of the others waiting for it', async () => {
+    const { start, webcachePuts } = await setUp();
+    const server = await start();
+    const url = `${server.url}/image/real_plant/images/00002_rgb?size=large`;
+    // The first request starts the work; the others join it; the first is dropped meanwhile.
+    const dropped = http.get(url);
+    dropped.on('error', () => {});
+    await new Promise((r) => setTimeout(r, 3));
+    const others = Array.from({ length: 6 }, () => get(url));
+    await new Promise((r) => setTimeout(r, 3));
+    dropped.destroy();
+    for (const res of await Promise.all(others)) expect(res.status).toBe(200);
+    expect(webcachePuts()).toEqual([entryKey('real_plant', '00002_rgb', 'large')]);
   });
 
   it('an entry written by another program after the source is served as it is', async () => {
