@@ -28,7 +28,7 @@ import { assertLookupId, assertValidId, assertWritableId } from './ids.js';
 import type { Key } from './key.js';
 import { keys, LOCK_NAME, MARKER_KEY, storedNameProblem } from './layout.js';
 import { validateMetadata } from './metadata.js';
-import { attachPort, type Port } from './port.js';
+import { attachPort, type PendingIndex, type Port } from './port.js';
 import { assertQuery, selectByMetadata } from './query.js';
 import { ScanImpl } from './scan.js';
 import type { CheckOptions, CheckReport, ConnectOptions, CreateOptions, DB, QueryOptions, Scan, SignalOptions } from './types.js';
@@ -57,6 +57,8 @@ export class RomiDB implements DB {
   #scanIds: Set<string> | undefined;
   #scans = new Map<string, ScanImpl>();
   #mutex = new KeyedMutex();
+  /** Scan objects with index changes to write (see Port.pendingIndexes). */
+  #pendingIndexes = new Set<PendingIndex>();
   readonly #port: Port;
 
   constructor(backend: Backend, options: RomiDBOptions = {}) {
@@ -77,6 +79,7 @@ export class RomiDB implements DB {
       hasScan: (id, opts) => this.hasScan(id, opts),
       scanIndex: (id) => this.#scanObject(id),
       forgetAll: () => this.#forgetAll(),
+      pendingIndexes: this.#pendingIndexes,
     };
     attachPort(this, this.#port);
   }
@@ -117,11 +120,26 @@ export class RomiDB implements DB {
 
   async disconnect(): Promise<void> {
     if (!this.#connected) return;
+    // The entries createFile left pending go in before the lock does; if they cannot, the lock
+    // is released all the same and the failure reported.
+    let failure: unknown;
+    await this.#flushIndexes().catch((err: unknown) => {
+      failure = err;
+    });
     this.#connected = false;
+    // What could not be written is dropped (and reported below), also in objects reload() replaced.
+    for (const scan of [...this.#pendingIndexes]) scan.forget();
     this.#forgetAll();
     const lock = this.#lock;
     this.#lock = undefined;
     if (lock) await lock.release();
+    if (failure !== undefined) throw failure;
+  }
+
+  /** Writes the index entries that createFile left pending (ScanImpl.deferIndexChange), if any. */
+  async #flushIndexes(): Promise<void> {
+    if (!this.#connected || this.#readOnly) return;
+    for (const scan of [...this.#pendingIndexes]) await scan.flushIndex();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -280,6 +298,7 @@ export class RomiDB implements DB {
   }
 
   async reload(scanId?: string): Promise<void> {
+    await this.#flushIndexes();
     if (scanId === undefined) {
       this.#forgetAll();
       return;
@@ -294,6 +313,8 @@ export class RomiDB implements DB {
     throwIfAborted(opts.signal);
     this.#assertConnected();
     if (opts.fix) this.#assertWritable('repair the database');
+    // check() reads storage: what this writer created is there first.
+    await this.#flushIndexes();
     const report = await runCheck(this.#port, opts);
     if (opts.fix) this.#forgetAll();
     return report;

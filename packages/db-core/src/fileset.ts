@@ -103,8 +103,24 @@ export class FilesetImpl extends MetadataHolderBase implements Fileset, FilesetP
     this.assertWritableIds('create a file');
     const what = `file "${this.scan.id}/${this.id}/${id}"`;
     const metadataKey = keys.fileMetadata(this.scan.id, this.id, id);
-    // Metadata given is written create-only below; without it, the place must be free now.
-    if (metadata === undefined) await assertVacant(this.port.backend, what, { objects: [metadataKey] }, opts);
+    const addEntry = (index: ScanIndex) => {
+      if (!index.fileset(this.id)) throw new FilesetNotFoundError(this.scan.id, this.id);
+      if (index.file(this.id, id)) throw new FileExistsError(`${this.scan.id}/${this.id}/${id}`);
+      index.addFile(this.id, id);
+    };
+    if (metadata === undefined) {
+      // Without metadata the place must be free now. The entry alone holds nothing: it is
+      // written with the scan's next index write (the file's first write, usually), so that a
+      // file created and written costs one index write.
+      await assertVacant(this.port.backend, what, { objects: [metadataKey] }, opts);
+      const replay = (index: ScanIndex) => {
+        if (index.fileset(this.id) && !index.file(this.id, id)) index.addFile(this.id, id);
+      };
+      await this.scan.deferIndexChange('create a file', addEntry, replay, opts);
+      const file = this.fileObject(id);
+      file.metadataStore.knownAbsent();
+      return file;
+    }
     return Undo.run(
       () => this.port.assertWritable('undo a failed file creation'),
       async (undo) => {
@@ -112,20 +128,9 @@ export class FilesetImpl extends MetadataHolderBase implements Fileset, FilesetP
           this.#files.delete(id);
           await this.scan.mutateIndex('undo a failed file creation', (index) => index.file(this.id, id) && index.removeFile(this.id, id));
         };
-        await undo.created(removeEntry, () =>
-          this.scan.mutateIndex(
-            'create a file',
-            (index) => {
-              if (!index.fileset(this.id)) throw new FilesetNotFoundError(this.scan.id, this.id);
-              if (index.file(this.id, id)) throw new FileExistsError(`${this.scan.id}/${this.id}/${id}`);
-              index.addFile(this.id, id);
-            },
-            opts,
-          ),
-        );
+        await undo.created(removeEntry, () => this.scan.mutateIndex('create a file', addEntry, opts));
         const file = this.fileObject(id);
-        if (metadata !== undefined) await undo.created(() => this.port.backend.delete(metadataKey), () => file.metadataStore.create(metadata, what, opts));
-        else file.metadataStore.knownAbsent();
+        await undo.created(() => this.port.backend.delete(metadataKey), () => file.metadataStore.create(metadata, what, opts));
         return file;
       },
     );

@@ -39,6 +39,18 @@ export interface Port {
   scanIndex(id: string): IndexOps;
   /** Forgets every cached read. */
   forgetAll(): void;
+  /**
+   * The scan objects holding index changes not yet written (ScanImpl.deferIndexChange), also
+   * those a reload() has since replaced: disconnect() writes them all.
+   */
+  readonly pendingIndexes: Set<PendingIndex>;
+}
+
+/** A scan object with index changes to write. */
+export interface PendingIndex {
+  flushIndex(opts?: SignalOptions): Promise<void>;
+  /** Drops the changes (and every cached read). */
+  forget(): void;
 }
 
 /** What a fileset needs of its scan. */
@@ -46,6 +58,8 @@ export interface ScanParent extends IndexOps {
   readonly id: string;
   readonly port: Port;
   assertWritableIds(what: string): void;
+  /** Applies `change` to the cached index and writes it with the next index write (see ScanImpl). */
+  deferIndexChange<T>(what: string, change: (index: ScanIndex) => T, replay: (index: ScanIndex) => void, opts?: SignalOptions): Promise<T>;
 }
 
 /** What a file needs of its fileset. */

@@ -31,6 +31,12 @@ export class ScanImpl extends MetadataHolderBase implements Scan, ScanParent {
   readonly metadataStore: MetadataStore;
   #index: IndexState | undefined;
   #filesets = new Map<string, FilesetImpl>();
+  /**
+   * Changes made to the cached index and not written yet (deferIndexChange), replayed on any
+   * index read again: the next index write stores them, or the timer, or flushIndex().
+   */
+  #pending: Array<(index: ScanIndex) => void> = [];
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly port: Port,
@@ -44,7 +50,12 @@ export class ScanImpl extends MetadataHolderBase implements Scan, ScanParent {
     return this.port.db;
   }
 
+  /** Drops every cached read, and the unwritten index changes (the scan is gone, or flushIndex() ran). */
   forget(): void {
+    this.#pending = [];
+    this.port.pendingIndexes.delete(this);
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
     this.#index = undefined;
     this.metadataStore.forget();
     for (const fs of this.#filesets.values()) fs.forget();
@@ -62,6 +73,7 @@ export class ScanImpl extends MetadataHolderBase implements Scan, ScanParent {
         if (!isRomiError(err, ErrorCodes.NOT_FOUND)) throw err;
         this.#index = { index: ScanIndex.empty(), etag: undefined };
       }
+      for (const replay of this.#pending) replay(this.#index.index);
     }
     return this.#index;
   }
@@ -89,6 +101,8 @@ export class ScanImpl extends MetadataHolderBase implements Scan, ScanParent {
             signal,
             what,
           });
+          this.#pending = [];
+          this.port.pendingIndexes.delete(this);
           return result;
         } catch (err) {
           // What is cached may now differ from storage: read it again.
@@ -98,6 +112,34 @@ export class ScanImpl extends MetadataHolderBase implements Scan, ScanParent {
       }
       throw new ConditionFailedError(key, `still changing after ${MAX_ATTEMPTS} attempts`);
     });
+  }
+
+  /**
+   * Applies `change` to the cached index now and leaves the write to the next index write of
+   * this scan, or to a timer that fires once the event loop turns (or flushIndex()): a file
+   * created and then written at once costs one index write, not two. `change` must throw before
+   * it modifies anything; `replay` applies the same change again to an index read anew, and
+   * does nothing where it no longer applies.
+   */
+  async deferIndexChange<T>(what: string, change: (index: ScanIndex) => T, replay: (index: ScanIndex) => void, opts: SignalOptions = {}): Promise<T> {
+    this.port.assertWritable(what);
+    return this.port.runExclusive(keys.index(this.id), async () => {
+      const { index } = await this.loadIndex(opts);
+      const result = change(index);
+      this.#pending.push(replay);
+      this.port.pendingIndexes.add(this);
+      this.#flushTimer ??= setTimeout(() => {
+        this.#flushTimer = undefined;
+        // A failure leaves the changes pending: the next index write or flushIndex() reports it.
+        this.flushIndex().catch(() => {});
+      }, 0);
+      return result;
+    });
+  }
+
+  /** Writes the index changes deferIndexChange left pending, if any. */
+  async flushIndex(opts: SignalOptions = {}): Promise<void> {
+    if (this.#pending.length > 0) await this.mutateIndex('write the index', () => undefined, opts);
   }
 
   async getMeasures(opts: SignalOptions = {}): Promise<Metadata> {

@@ -134,7 +134,7 @@ describe.each(TARGETS)('the viewer, served at /viewer/, on $name', (target) => {
   // chunks load do not depend on the storage behind the API (run once, on fsdb).
   const fsdbOnly = target.name === 'fsdb';
   beforeAll(async () => {
-    app = await createServer({ db: await target.make(), refreshIntervalMs: 0, logger: process.env.ROMI_TEST_SERVER_LOG === "1" });
+    app = await createServer({ db: await target.make(), refreshIntervalMs: 0, logger: process.env.ROMI_TEST_SERVER_LOG === '1' });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address();
     base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
