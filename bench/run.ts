@@ -347,6 +347,36 @@ async function mirrorToS3(source: RomiDB, s3: Target): Promise<void> {
   await env.dispose();
 }
 
+/**
+ * W10 the seed example: `pnpm demo`'s write loop (99 random 256×256 RGB images, each a file
+ * created with metadata and written as PNG by @romi/io's writeImage), against the PNG encoding of
+ * the same pixels alone: what is left is romidb's own share.
+ */
+async function seedExample(t: Target): Promise<void> {
+  const { encodeImage, writeImage } = await import('@romi/io');
+  const images = Array.from({ length: 99 }, () => ({ data: new Uint8Array(256 * 256 * 3).map(() => Math.floor(Math.random() * 256)), width: 256, height: 256, channels: 3 as const }));
+  const ms: number[] = [];
+  const base: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const env = await t.fresh();
+    await env.db.connect();
+    const fileset = await (await env.db.createScan('myscan_001', { metadata: { scanner: { hardware: 'test' } } })).createFileset('images');
+    ms.push(await time(async () => {
+      for (const [i, image] of images.entries()) {
+        const file = await fileset.createFile(`image_${String(i).padStart(3, '0')}`, { metadata: { key: i } });
+        await writeImage(file, image);
+      }
+    }));
+    base.push(await time(async () => {
+      for (const image of images) await encodeImage(image, 'png');
+    }));
+    await env.db.disconnect();
+    await env.dispose();
+  }
+  const own = median(ms) - median(base);
+  record({ workload: 'W10 seed example: 99 PNG images 256×256 written one by one (baseline: their PNG encoding alone)', backend: t.name, ms: median(ms), baselineMs: median(base), note: `romidb's own share ${((own / median(ms)) * 100).toFixed(0)}% (${(own / images.length).toFixed(2)} ms per image)` });
+}
+
 /** W7 codecs: packages/io/bench/codecs.ts. */
 async function codecs(): Promise<void> {
   const { runCodecBench } = await import('../packages/io/bench/codecs.js');
@@ -381,6 +411,7 @@ for (const t of list) {
   if (want('W2')) await oneByOneWrite(t);
   if (want('W3') || want('W5')) await listAndQuery(t);
   if (want('W4') && batchDb) await readBack(t, batchDb);
+  if (want('W10') && t.name === 'fsdb') await seedExample(t);
   if (t.name === 'fsdb') batchFsdb = batchDb;
 }
 const s3 = list.find((t) => t.name === 's3db');
