@@ -5,7 +5,8 @@
  * before the data. So files.json read FIRST, then the listing, gives an index whose files are
  * all in the listing, unless a deletion ran in between (then files.json has changed: read
  * again) or the scan really lacks them (a missing-file problem, copied as it is). Data that
- * vanishes while it is being copied is dropped from the copy's index.
+ * vanishes while it is being copied is dropped from the copy's index, and so are entries whose
+ * data a writer busier than the re-reads deleted between the read and the listing.
  */
 import type { Backend, ObjectMeta, SignalOptions } from './backend.js';
 import { ErrorCodes, isRomiError } from './errors.js';
@@ -17,6 +18,11 @@ export interface ScanSnapshot {
   objects: ObjectMeta[];
   /** files.json as read before the listing; undefined when the scan has none. */
   index?: { bytes: Uint8Array; meta: ObjectMeta };
+  /**
+   * Data keys the index lists that were gone from the listing while files.json kept changing
+   * (a writer deleting them, faster than ATTEMPTS re-reads): the copy's index leaves them out.
+   */
+  gone?: ReadonlySet<string>;
 }
 
 const ATTEMPTS = 5;
@@ -62,11 +68,11 @@ export async function snapshotScan(backend: Backend, scan: string, { signal }: S
       objects.push(entry);
       present.add(entry.key);
     }
-    const absent = [...listedDataKeys(scan, index).keys()].some((key) => !present.has(key));
+    const absent = [...listedDataKeys(scan, index).keys()].filter((key) => !present.has(key));
+    const snapshot = { scan, objects, ...(index ? { index } : {}) };
     // Data listed but absent: if files.json is unchanged the scan lacks it; else a writer moved on.
-    if (!absent || attempt >= ATTEMPTS || (await readIndex(backend, scan, signal))?.meta.etag === index?.meta.etag) {
-      return { scan, objects, ...(index ? { index } : {}) };
-    }
+    if (absent.length === 0 || (await readIndex(backend, scan, signal))?.meta.etag === index?.meta.etag) return snapshot;
+    if (attempt >= ATTEMPTS) return { ...snapshot, gone: new Set(absent) };
   }
 }
 
@@ -77,7 +83,7 @@ export async function snapshotScan(backend: Backend, scan: string, { signal }: S
 export function indexForCopy(snapshot: ScanSnapshot, vanished: ReadonlySet<string>): Uint8Array | undefined {
   const { index, scan } = snapshot;
   if (!index) return undefined;
-  const dropped = [...listedDataKeys(scan, index)].filter(([key]) => vanished.has(key));
+  const dropped = [...listedDataKeys(scan, index)].filter(([key]) => vanished.has(key) || snapshot.gone?.has(key));
   if (dropped.length === 0) return index.bytes;
   const parsed = ScanIndex.parse(index.bytes, keys.index(scan));
   for (const [, { fileset, file }] of dropped) parsed.removeFile(fileset, file);
