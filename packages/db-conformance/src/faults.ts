@@ -221,6 +221,8 @@ type AnyFn = (...args: unknown[]) => unknown;
 /** Half of a write's bytes, as the arguments of the same call. */
 function halfArgs(args: unknown[]): unknown[] {
   const [first, second, ...rest] = args;
+  // writeSync(fd, buffer, offset?, length?, position?): as handle.write after the descriptor
+  if (typeof first === 'number' && second instanceof Uint8Array) return [first, ...halfArgs([second, ...rest])];
   // handle.write(buffer, offset?, length?) / handle.writeFile(data) / promises.writeFile(path, data)
   if (first instanceof Uint8Array) {
     const offset = typeof second === 'number' ? second : 0;
@@ -232,6 +234,18 @@ function halfArgs(args: unknown[]): unknown[] {
   return args;
 }
 
+/**
+ * What a call named `name` (its promise name) does when armed with `kind`: its own act; half its
+ * bytes, answered (a partial write: legal, and the caller must write the rest); half its bytes,
+ * then a failure; its act, then a failure (a lost answer); or a failure alone.
+ */
+function effectOf(kind: FaultKind | undefined, name: string): 'act' | 'half' | 'half, then fail' | 'act, then fail' | 'fail' {
+  if (kind === undefined) return 'act';
+  if (kind === 'short' && name === 'write') return 'half';
+  if (kind === 'short' && (name === 'writeFile' || name === 'appendFile')) return 'half, then fail';
+  return kind === 'lost' ? 'act, then fail' : 'fail';
+}
+
 /** Wraps the methods of `target` so that each call goes through `plan` first. */
 function wrapMethods<T extends object>(target: T, plan: FaultPlan, where: string, after?: (name: string, result: unknown) => unknown): T {
   return new Proxy(target, {
@@ -241,24 +255,12 @@ function wrapMethods<T extends object>(target: T, plan: FaultPlan, where: string
       return async (...args: unknown[]) => {
         const call = `${where}.${name}(${typeof args[0] === 'string' ? args[0] : ''})`;
         const kind = plan.next(call);
-        const act = async () => {
-          const result = await (value as AnyFn).apply(t, args);
-          return after ? after(name, result) : result;
-        };
-        if (kind === undefined) return act();
-        if (kind === 'short' && name === 'write') {
-          // A partial write: legal, and the caller must write the rest.
-          return (value as AnyFn).apply(t, halfArgs(args));
-        }
-        if (kind === 'short' && (name === 'writeFile' || name === 'appendFile')) {
-          await (value as AnyFn).apply(t, halfArgs(args));
-          throw failure('short', call);
-        }
-        if (kind === 'lost') {
-          await act();
-          throw failure('lost', call);
-        }
-        throw failure(kind, call);
+        const effect = effectOf(kind, name);
+        if (effect === 'fail') throw failure(kind!, call);
+        const whole = effect === 'act' || effect === 'act, then fail';
+        const result = await (value as AnyFn).apply(t, whole ? args : halfArgs(args));
+        if (effect.endsWith('then fail')) throw failure(kind!, call);
+        return whole && after ? after(name, result) : result;
       };
     },
   });
@@ -286,20 +288,10 @@ function wrapSync(fs: object, name: string, fn: AnyFn, plan: FaultPlan): AnyFn {
   return (...args: unknown[]) => {
     const call = `fs.${name}(${typeof args[0] === 'string' ? args[0] : ''})`;
     const kind = plan.next(call);
-    if (kind === undefined) return fn.apply(fs, args);
-    if (kind === 'short' && name === 'writeSync') {
-      // writeSync(fd, buffer, offset?, length?, position?): a partial write, which callers continue.
-      const [fd, buffer, offset = 0, length = (buffer as Uint8Array).byteLength - (offset as number), ...rest] = args;
-      return fn.apply(fs, [fd, buffer, offset, Math.floor((length as number) / 2), ...rest]);
-    }
-    if (kind === 'short' && (name === 'writeFileSync' || name === 'appendFileSync')) {
-      fn.apply(fs, halfArgs(args));
-      throw failure('short', call);
-    }
-    if (kind === 'lost') {
-      fn.apply(fs, args);
-      throw failure('lost', call);
-    }
-    throw failure(kind, call);
+    const effect = effectOf(kind, name.slice(0, -'Sync'.length));
+    if (effect === 'fail') throw failure(kind!, call);
+    const result = fn.apply(fs, effect === 'act' || effect === 'act, then fail' ? args : halfArgs(args));
+    if (effect.endsWith('then fail')) throw failure(kind!, call);
+    return result;
   };
 }
