@@ -2,11 +2,12 @@
  * The Backend contract on the real disk (@romi/db-conformance), then what only the local-folder
  * backend has: symlinks, dead writers' temp files, fsync, check() on folders, large files.
  */
+import nodeFs from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, statfs, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, isRomiError } from '@romi/db-core';
-import { describeBackend } from '@romi/db-conformance';
+import { describeBackend, FaultPlan, faultyFs } from '@romi/db-conformance';
 import { BIG_FILE, spawnProc } from '@romi/test-utils';
 import { FSDB, FsBackend } from '../src/index.js';
 
@@ -52,6 +53,22 @@ describe('FsBackend', () => {
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
     await rm(outside, { recursive: true, force: true });
+  });
+
+  it('a synchronous write() that writes nothing fails the put with ROMI_STORAGE, leaving no object and no temporary file', async () => {
+    const plan = new FaultPlan();
+    const backend = new FsBackend(dir, { fs: faultyFs(nodeFs, plan), realDisk: true });
+    await backend.put('first.bin', bytes('x'));
+    // The calls of a put in a folder already written to; a short write of one byte writes none.
+    plan.count();
+    await backend.put('second.bin', bytes('x'));
+    const k = plan.log.findIndex((call) => call.startsWith('fs.writeSync')) + 1;
+    expect(k).toBeGreaterThan(0);
+    const before = (await readdir(dir)).sort();
+    plan.arm(k, 'short');
+    expect(await codeOf(backend.put('third.bin', bytes('x')))).toBe(ErrorCodes.STORAGE);
+    plan.disarm();
+    expect((await readdir(dir)).sort()).toEqual(before);
   });
 
   it('refuses symlinks that point outside the root, for reads and writes', async () => {
