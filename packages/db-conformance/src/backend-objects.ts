@@ -42,6 +42,15 @@ export function describeObjects(h: BackendHarness): void {
       expectBytes((await b.get(k('view'))).bytes, buffer.slice(10, 20));
     });
 
+    h.it('the caller may reuse a body once put settles: what is stored does not change with it', async () => {
+      const b = h.backend();
+      const body = Uint8Array.from({ length: 2048 }, (_, i) => i % 251);
+      const kept = body.slice();
+      await b.put(k('reused.bin'), body);
+      body.fill(7);
+      expectBytes((await b.get(k('reused.bin'))).bytes, kept);
+    });
+
     h.it('a missing key: get and getStream fail with KeyNotFoundError (ROMI_NOT_FOUND), head is undefined', async () => {
       const b = h.backend();
       await b.put(k('here/x'), bytes('x'));

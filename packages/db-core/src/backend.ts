@@ -116,7 +116,11 @@ export interface Backend {
    * (`checkByteRange`).
    */
   getStream(key: Key, opts?: GetStreamOptions): Promise<{ stream: ReadableStream<Uint8Array>; meta: ObjectMeta }>;
-  /** Atomic: a reader sees the old object or the new one, never a torn one. */
+  /**
+   * Atomic: a reader sees the old object or the new one, never a torn one. Once the promise
+   * settles the caller may change `body`'s bytes (files.json is serialized into a reused buffer):
+   * a backend that keeps them keeps a copy.
+   */
   put(key: Key, body: Body, opts?: PutOptions): Promise<ObjectMeta>;
   head(key: Key, opts?: SignalOptions): Promise<ObjectMeta | undefined>;
   /**

@@ -268,6 +268,10 @@ export class ScanIndex {
     return enc.buf.subarray(0, len);
   }
 
+  /**
+   * files.json's bytes. They stay valid until the next serialize() of this index (the buffer is
+   * reused): write them before changing and serializing it again.
+   */
   serialize(): Uint8Array {
     const plain = (fs: FilesetNode): boolean => {
       const k = Object.keys(fs);
@@ -285,7 +289,18 @@ export class ScanIndex {
       chunks.push(encoder.encode(`,\n${I3}"id": ${formatString(fs.id)}\n${I2}}`));
     });
     chunks.push(encoder.encode('\n    ]\n}'));
-    return concatBytes(chunks);
+    // Assembled in a buffer kept between writes: a new 0.7 MB array per write of a 10,000-file
+    // index cost more in allocation and garbage collection than the copy itself.
+    const size = chunks.reduce((n, c) => n + c.byteLength, 0);
+    if (this.#out.byteLength < size) this.#out = new Uint8Array(Math.max(size, this.#out.byteLength * 2));
+    let offset = 0;
+    for (const c of chunks) {
+      this.#out.set(c, offset);
+      offset += c.byteLength;
+    }
+    return this.#out.subarray(0, size);
   }
+
+  #out = new Uint8Array(0);
 
 }
