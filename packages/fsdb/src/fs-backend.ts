@@ -482,7 +482,7 @@ export class FsBackend implements Backend {
     const handle = await this.#p.open(temp, 'wx');
     try {
       if (body instanceof Uint8Array) {
-        await handle.writeFile(body);
+        await handle.writeFile(asBuffer(body));
       } else {
         for await (const chunk of iterateBody(body)) {
           throwIfAborted(signal);
@@ -503,8 +503,7 @@ export class FsBackend implements Backend {
   /** #writeTemp of a small body, with synchronous calls. */
   #writeTempSync(temp: string, body: Uint8Array): Stats {
     const fs = this.#fs;
-    // A Buffer view of the same bytes: memfs copies anything else into a new Buffer first.
-    const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    const bytes = asBuffer(body);
     const fd = fs.openSync(temp, 'wx');
     try {
       for (let offset = 0; offset < bytes.byteLength; ) {
@@ -667,4 +666,9 @@ export class FsBackend implements Backend {
   localPath(key: Key): string | undefined {
     return this.#real ? this.#path(key) : undefined;
   }
+}
+
+/** A Buffer view of the same bytes: memfs copies anything else into a new Buffer first, byte by byte. */
+function asBuffer(body: Uint8Array): Buffer {
+  return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
 }
