@@ -26,13 +26,27 @@ import {
 } from './errors.js';
 import { assertLookupId, assertValidId, assertWritableId } from './ids.js';
 import type { Key } from './key.js';
-import { keys, LOCK_NAME, MARKER_KEY, storedNameProblem } from './layout.js';
+import { keys, LOCK_NAME, MARKER_KEY, SCAN_LIST_KEY, storedNameProblem } from './layout.js';
 import { validateMetadata } from './metadata.js';
 import { attachPort, type PendingIndex, type Port } from './port.js';
+import { parseJson } from './json.js';
 import { assertQuery, selectByMetadata } from './query.js';
 import { ScanImpl } from './scan.js';
 import type { CheckOptions, CheckReport, ConnectOptions, CreateOptions, DB, QueryOptions, Scan, SignalOptions } from './types.js';
 import { KeyedMutex, mapLimit } from './util.js';
+
+/** Below this many scans no scan list is stored (looking into a few folders is cheap). */
+const SCAN_LIST_MIN = 100;
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}
+
+function encodeScanList(ids: Iterable<string>): Uint8Array {
+  return new TextEncoder().encode(`${JSON.stringify({ scans: [...ids].sort() })}\n`);
+}
 
 export interface RomiDBOptions {
   /** A writer lock not refreshed for this long is stale and may be taken over (default 10 s). */
@@ -55,6 +69,12 @@ export class RomiDB implements DB {
   #lock: LockHandle | undefined;
   #lockLost: Error | undefined;
   #scanIds: Set<string> | undefined;
+  /** The stored scan list (SCAN_LIST_KEY) as last read; undefined when there is none. */
+  #storedScanList: Set<string> | undefined;
+  /** Scans this writer created since connect(): known to be scans without looking. */
+  #createdScans = new Set<string>();
+  /** Whether this writer created or deleted scans: disconnect() brings the stored list up to date. */
+  #scansChanged = false;
   #scans = new Map<string, ScanImpl>();
   #mutex = new KeyedMutex();
   /** Scan objects with index changes to write (see Port.pendingIndexes). */
@@ -115,6 +135,8 @@ export class RomiDB implements DB {
     }
     this.#readOnly = readOnly;
     this.#connected = true;
+    this.#createdScans.clear();
+    this.#scansChanged = false;
     this.#forgetAll();
   }
 
@@ -126,6 +148,7 @@ export class RomiDB implements DB {
     await this.#flushIndexes().catch((err: unknown) => {
       failure = err;
     });
+    await this.#saveScanList();
     this.#connected = false;
     // What could not be written is dropped (and reported below), also in objects reload() replaced.
     for (const scan of [...this.#pendingIndexes]) scan.forget();
@@ -184,19 +207,65 @@ export class RomiDB implements DB {
     return false;
   }
 
-  async #scanIdSet(signal?: AbortSignal): Promise<Set<string>> {
+  /**
+   * The scans: the folders of the root that hold files.json or metadata/. Looking into each
+   * folder costs a request per folder on object storage (2,000 HEADs for 2,000 scans), so a
+   * writer keeps a list of the folders it found to be scans (SCAN_LIST_KEY) and a listing looks
+   * only into the folders the list does not name. The list only confirms folders the listing
+   * finds: a scan made by another tool is looked into and found, a deleted one is not listed.
+   */
+  async #scanIdSet(signal?: AbortSignal, { trustList = true } = {}): Promise<Set<string>> {
     if (!this.#scanIds) {
-      const candidates: string[] = [];
-      for await (const entry of this.backend.list('', { delimiter: '/', signal })) {
-        if (entry.kind !== 'prefix') continue;
-        const name = entry.key.slice(0, -1);
-        if (name.startsWith('.') || name === LOCK_NAME || storedNameProblem(name) !== undefined) continue;
-        candidates.push(name);
-      }
-      const isScan = await mapLimit(candidates, this.options.concurrency, (id) => this.#isScanFolder(id, signal), signal);
-      this.#scanIds = new Set(candidates.filter((_, i) => isScan[i]));
+      const [candidates, stored] = await Promise.all([this.#rootFolders(signal), this.#readScanList(signal)]);
+      const recorded = trustList ? stored : undefined;
+      const known = (id: string): boolean => recorded?.has(id) === true || this.#createdScans.has(id);
+      const unknown = candidates.filter((id) => !known(id));
+      const isScan = await mapLimit(unknown, this.options.concurrency, (id) => this.#isScanFolder(id, signal), signal);
+      const found = new Set(unknown.filter((_, i) => isScan[i]));
+      this.#scanIds = new Set(candidates.filter((id) => known(id) || found.has(id)));
+      this.#storedScanList = stored;
     }
     return this.#scanIds;
+  }
+
+  async #rootFolders(signal?: AbortSignal): Promise<string[]> {
+    const names: string[] = [];
+    for await (const entry of this.backend.list('', { delimiter: '/', signal })) {
+      if (entry.kind !== 'prefix') continue;
+      const name = entry.key.slice(0, -1);
+      if (name.startsWith('.') || name === LOCK_NAME || storedNameProblem(name) !== undefined) continue;
+      names.push(name);
+    }
+    return names;
+  }
+
+  /** The stored scan list, or undefined when there is none (or it cannot be read: it is rewritten). */
+  async #readScanList(signal?: AbortSignal): Promise<Set<string> | undefined> {
+    try {
+      const { bytes } = await this.backend.get(SCAN_LIST_KEY, { signal });
+      const { scans } = parseJson(bytes) as { scans?: unknown };
+      return Array.isArray(scans) ? new Set(scans.filter((id): id is string => typeof id === 'string')) : undefined;
+    } catch (err) {
+      if (isRomiError(err, ErrorCodes.ABORTED)) throw err;
+      return undefined;
+    }
+  }
+
+  /**
+   * A writer's disconnect rewrites the stored scan list when it no longer matches the scans
+   * (created, deleted, or found by looking into folders). Only a cache: if this fails, later
+   * listings look into more folders, nothing else.
+   */
+  async #saveScanList(): Promise<void> {
+    if (this.#readOnly || this.#lockLost || !(this.#scansChanged || this.#scanIds)) return;
+    try {
+      const ids = await this.#scanIdSet();
+      const stored = this.#storedScanList;
+      if (stored ? sameSet(stored, ids) : ids.size < SCAN_LIST_MIN) return;
+      await this.backend.put(SCAN_LIST_KEY, encodeScanList(ids));
+    } catch {
+      // Nothing lost: see above.
+    }
   }
 
   #scanObject(id: string): ScanImpl {
@@ -275,6 +344,8 @@ export class RomiDB implements DB {
         },
       );
       this.#scanIds?.add(id);
+      this.#createdScans.add(id);
+      this.#scansChanged = true;
       return scan;
     });
   }
@@ -286,6 +357,7 @@ export class RomiDB implements DB {
     this.#assertWritable('delete a scan');
     await this.#mutex.run(`scan:${id}`, async () => {
       if (!(await this.hasScan(id, opts))) throw new ScanNotFoundError(id);
+      await this.#unlistScan(id, opts.signal);
       // The index goes first: a reader never sees entries whose data is being removed.
       await this.backend.delete(keys.index(id), opts);
       // Past this point the scan is gone: an abort no longer stops its removal.
@@ -294,7 +366,21 @@ export class RomiDB implements DB {
       this.#scans.get(id)?.forget();
       this.#scans.delete(id);
       this.#scanIds?.delete(id);
+      this.#createdScans.delete(id);
+      this.#scansChanged = true;
     });
+  }
+
+  /**
+   * Takes a scan out of the stored list before the scan is deleted: a scan deleted halfway
+   * (killed writer) is then judged by its folder again, never listed by the list alone.
+   */
+  async #unlistScan(id: string, signal?: AbortSignal): Promise<void> {
+    const recorded = await this.#readScanList(signal);
+    if (!recorded?.has(id)) return;
+    recorded.delete(id);
+    this.#assertWritable('delete a scan');
+    await this.backend.put(SCAN_LIST_KEY, encodeScanList(recorded), { signal });
   }
 
   async reload(scanId?: string): Promise<void> {
@@ -317,6 +403,13 @@ export class RomiDB implements DB {
     await this.#flushIndexes();
     const report = await runCheck(this.#port, opts);
     if (opts.fix) this.#forgetAll();
+    if (!this.#readOnly && opts.scans === undefined) {
+      // The stored scan list is judged again from every folder (a tool may have stripped a
+      // listed scan of files.json and metadata/): disconnect() rewrites it if it was wrong.
+      this.#scanIds = undefined;
+      await this.#scanIdSet(opts.signal, { trustList: false });
+      this.#scansChanged = true;
+    }
     return report;
   }
 }

@@ -3,7 +3,6 @@
  * for itself, and the files.json index. This is the only place that knows them; backends only
  * see keys and bytes.
  */
-import { concatBytes } from './backend.js';
 import { CorruptDataError } from './errors.js';
 import { formatPythonJson, formatString, isPlainObject, jsonProblem, parseJsonTree } from './json.js';
 import { keyProblem, toKey, type Key } from './key.js';
@@ -44,6 +43,13 @@ export const PENDING_NAME = `${INTERNAL_PREFIX}pending`;
 
 /** Prefixes the marker of a file's old data during a rewrite with another extension. */
 export const REPLACED_PREFIX = `${INTERNAL_PREFIX}replaced-`;
+
+/**
+ * romidb's record of which folders of the root are scans, so that listing a large database
+ * need not look into every folder (see RomiDB's scan list). A cache: it only confirms folders
+ * a listing finds, and a folder it does not name is looked into.
+ */
+export const SCAN_LIST_KEY = toKey(`${INTERNAL_PREFIX}scans.json`);
 
 /** Where mirror keeps what it copied, per source and scan. */
 const MIRROR_MANIFESTS = `${INTERNAL_PREFIX}mirror`;
