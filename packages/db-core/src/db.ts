@@ -262,6 +262,7 @@ export class RomiDB implements DB {
       const ids = await this.#scanIdSet();
       const stored = this.#storedScanList;
       if (stored ? sameSet(stored, ids) : ids.size < SCAN_LIST_MIN) return;
+      this.#assertWritable('record the scans');
       await this.backend.put(SCAN_LIST_KEY, encodeScanList(ids));
     } catch {
       // Nothing lost: see above.
