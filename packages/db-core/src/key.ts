@@ -15,6 +15,8 @@ export function keyProblem(path: string): string | undefined {
   if (typeof path !== 'string' || path.length === 0) return 'empty key';
   if (path.startsWith('/')) return 'absolute key';
   if (path.includes('\\') || path.includes('\0')) return 'contains "\\" or NUL';
+  // One segment (a name read from a listing): no split.
+  if (!path.includes('/')) return path === '.' || path === '..' ? 'empty, "." or ".." path segment' : undefined;
   const parts = path.split('/');
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i]!;
