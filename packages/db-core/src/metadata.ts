@@ -107,6 +107,11 @@ export class MetadataStore {
     this.#cache = { plain: {}, text: undefined, tree: {}, etag: undefined };
   }
 
+  /** The cached metadata itself, not a copy: for readers that do not change it (queries). */
+  async read(opts: SignalOptions = {}): Promise<Record<string, unknown>> {
+    return (await this.#load(opts)).plain;
+  }
+
   async get(key: string | undefined, fallback: unknown, opts: SignalOptions = {}): Promise<unknown> {
     const { plain } = await this.#load(opts);
     if (key === undefined) return toPlain(plain);

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from './errors.js';
 import { isLosslessNumber, isPlainObject, MAX_JSON_DEPTH, type LosslessNumber } from './json.js';
-import type { Metadata, Query, QueryOptions } from './types.js';
+import type { Metadata, Query, QueryOptions, SignalOptions } from './types.js';
 import { mapLimit } from './util.js';
 
 const TOO_DEEP = `A query may nest at most ${MAX_JSON_DEPTH} levels deep`;
@@ -103,11 +103,11 @@ function isEmptyQuery(query: Query | undefined | null): boolean {
 /** The ids whose object's metadata matches the query of `opts` (all of them without one). */
 export async function selectByMetadata(
   ids: string[],
-  holder: (id: string) => { getMetadata(): Promise<Metadata> },
+  holder: (id: string) => { metadataStore: { read(opts?: SignalOptions): Promise<Metadata> } },
   concurrency: number,
   opts: QueryOptions,
 ): Promise<string[]> {
   if (isEmptyQuery(opts.query)) return ids;
-  const keep = await mapLimit(ids, concurrency, async (id) => matchesQuery(await holder(id).getMetadata(), opts.query, opts.fuzzy), opts.signal);
+  const keep = await mapLimit(ids, concurrency, async (id) => matchesQuery(await holder(id).metadataStore.read(opts), opts.query, opts.fuzzy), opts.signal);
   return ids.filter((_, i) => keep[i]);
 }
