@@ -377,11 +377,15 @@ export class RomiDB implements DB {
    * (killed writer) is then judged by its folder again, never listed by the list alone.
    */
   async #unlistScan(id: string, signal?: AbortSignal): Promise<void> {
-    const recorded = await this.#readScanList(signal);
-    if (!recorded?.has(id)) return;
-    recorded.delete(id);
-    this.#assertWritable('delete a scan');
-    await this.backend.put(SCAN_LIST_KEY, encodeScanList(recorded), { signal });
+    // One change of the list at a time: two deletes must not each write back the other's scan.
+    await this.#mutex.run(SCAN_LIST_KEY, async () => {
+      const recorded = await this.#readScanList(signal);
+      if (!recorded?.has(id)) return;
+      recorded.delete(id);
+      this.#assertWritable('delete a scan');
+      await this.backend.put(SCAN_LIST_KEY, encodeScanList(recorded), { signal });
+      this.#storedScanList = recorded;
+    });
   }
 
   async reload(scanId?: string): Promise<void> {

@@ -151,6 +151,19 @@ describe('the stored scan list', () => {
     expect(watch.failPuts.size).toBe(0);
   });
 
+  it('scans deleted at the same time all leave the list (its changes are serialized)', async () => {
+    const { writer, list, stored } = await setup();
+    await writer(async (db) => {
+      for (const id of ids(120)) await db.createScan(id);
+    });
+    await writer(async (db) => {
+      await Promise.all(ids(10).map((id) => db.deleteScan(id)));
+      // Read before the disconnect could rewrite it: the deletes alone keep it right.
+      expect((await stored()).scans).toEqual(ids(110, 10));
+    });
+    expect((await list()).scans).toEqual(ids(110, 10));
+  });
+
   it('a list that cannot be written loses nothing: the writer disconnects, listings look into the folders', async () => {
     const { inner, watch, writer, list } = await setup();
     watch.failPuts.add(SCAN_LIST_KEY);
