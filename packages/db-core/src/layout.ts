@@ -246,6 +246,9 @@ export class ScanIndex {
    */
   #encoded = new Map<FilesetNode, EncodedEntries>();
 
+  /** Where serialize() assembles files.json, kept between writes. */
+  #out = new Uint8Array(0);
+
   #touch(fs: FilesetNode, index: number): void {
     const enc = this.#encoded.get(fs);
     if (enc && index >= 0 && index < enc.ends.length) enc.ends.length = index;
@@ -310,7 +313,4 @@ export class ScanIndex {
     }
     return this.#out.subarray(0, offset);
   }
-
-  #out = new Uint8Array(0);
-
 }

@@ -58,18 +58,19 @@ export interface FsBackendOptions {
   realDisk?: boolean;
   /**
    * Use synchronous calls for what takes microseconds on a local disk (default true): reads of
-   * objects up to 64 KiB, writes of bodies given whole up to 64 KiB (1 MiB on a real disk), and stat, link, rename, unlink, mkdir and readdir. Each such
-   * call then blocks the event loop for its duration instead of costing a thread-pool round trip
-   * (about 4× more here). Set false on a network file system, where one call may take
-   * milliseconds and would stall everything else the process does meanwhile.
+   * objects up to 64 KiB, writes of bodies given whole up to 64 KiB (1 MiB on a real disk), and
+   * stat, link, rename, unlink, mkdir and readdir. Each such call then blocks the event loop for
+   * its duration instead of costing a thread-pool round trip (about 4× more here). Set false on
+   * a network file system, where one call may take milliseconds and would stall everything else
+   * the process does meanwhile.
    */
   syncIO?: boolean;
 }
 
 /**
- * Bodies up to this size are written, and files up to it read, with synchronous calls (syncIO).
- * Larger ones gain little (the copy dominates), and memfs's synchronous write is slower for them
- * (measured with a 10,000-entry files.json of 0.7 MB).
+ * Bodies up to this size are written (SMALL_WRITE_ON_DISK on a real disk), and files up to it
+ * read, with synchronous calls (syncIO). Larger ones gain little (the copy dominates), and
+ * memfs's synchronous write is slower for them (measured with a 10,000-entry files.json of 0.7 MB).
  */
 const SMALL = 64 << 10;
 
