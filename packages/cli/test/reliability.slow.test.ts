@@ -347,7 +347,12 @@ describe('copies taken beside a running writer (finding 8)', () => {
         expect(exported.problems.filter((p: { kind: string }) => p.kind === 'missing-file')).toEqual([]);
       }
     } finally {
-      writer.kill('SIGTERM');
+      // Stopped and gone before the folder is removed (it would fail on a database deleted under it).
+      if (writer.exitCode === null && writer.signalCode === null) {
+        const exited = new Promise((resolve) => writer.once('exit', resolve));
+        writer.kill('SIGTERM');
+        await exited;
+      }
     }
   });
 });
