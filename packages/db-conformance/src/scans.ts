@@ -1,6 +1,6 @@
 /** Scans: create, list, get, delete; what counts as a scan; files romidb does not manage. */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, type DB } from '@romi/db-core';
+import { ErrorCodes, toKey, type DB } from '@romi/db-core';
 import { listKeys, putText, text, type ConformanceContext } from './context.js';
 import type { Harness } from './harness.js';
 
@@ -40,6 +40,21 @@ export function describeScans(h: Harness): void {
       await other.connect();
       expect(await other.listScans()).toEqual(['s1']);
       expect(await (await other.getScan('s1')).getMetadata()).toEqual({ a: [1, 2] });
+    });
+
+    it('a database of 100 scans keeps a record of them; scans others add or remove are still seen', async () => {
+      const ids = Array.from({ length: 100 }, (_, i) => `scan_${String(i).padStart(3, '0')}`);
+      for (const id of ids) await db.createScan(id);
+      await db.disconnect();
+      expect(await text(ctx.backend, '.romidb-scans.json')).toBe(`${JSON.stringify({ scans: ids })}\n`);
+      // Another tool: a scan made by hand, one removed whole.
+      await putText(ctx.backend, 'by_hand/files.json', '{"filesets": []}');
+      await ctx.backend.delete(toKey('scan_007/'));
+      const expected = [...ids.filter((id) => id !== 'scan_007'), 'by_hand'].sort();
+      const reader = await open();
+      await reader.connect({ readOnly: true });
+      expect(await reader.listScans()).toEqual(expected);
+      await reader.disconnect();
     });
 
     it('an empty scan is written as files.json plus metadata/metadata.json', async () => {

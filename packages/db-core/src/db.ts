@@ -9,7 +9,7 @@
  * Every change is a conditional write (ifMatch / ifNoneMatch) retried on conflict, so even
  * a tool that ignores the lock cannot be silently overwritten.
  */
-import type { Backend, Body, LockHandle, PutOptions } from './backend.js';
+import { bodyToBytes, type Backend, type Body, type LockHandle, type PutOptions } from './backend.js';
 import { runCheck } from './check.js';
 import { assertVacant, removeFolderIfEmpty, Undo } from './claims.js';
 import {
@@ -37,6 +37,8 @@ import { KeyedMutex, mapLimit } from './util.js';
 
 /** Below this many scans no scan list is stored (looking into a few folders is cheap). */
 const SCAN_LIST_MIN = 100;
+/** A larger scan list is not read (about 3 million ids): it was not written by romidb. */
+const SCAN_LIST_MAX_BYTES = 64 << 20;
 
 function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
   if (a.size !== b.size) return false;
@@ -239,10 +241,18 @@ export class RomiDB implements DB {
     return names;
   }
 
-  /** The stored scan list, or undefined when there is none (or it cannot be read: it is rewritten). */
+  /**
+   * The stored scan list, or undefined when there is none, or it cannot be read or is larger
+   * than SCAN_LIST_MAX_BYTES (a writer then rewrites it): at most that much is ever read.
+   */
   async #readScanList(signal?: AbortSignal): Promise<Set<string> | undefined> {
     try {
-      const { bytes } = await this.backend.get(SCAN_LIST_KEY, { signal });
+      const { stream, meta } = await this.backend.getStream(SCAN_LIST_KEY, { range: { start: 0, end: SCAN_LIST_MAX_BYTES }, signal });
+      if (meta.size > SCAN_LIST_MAX_BYTES) {
+        await stream.cancel();
+        return undefined;
+      }
+      const bytes = await bodyToBytes(stream);
       const { scans } = parseJson(bytes) as { scans?: unknown };
       return Array.isArray(scans) ? new Set(scans.filter((id): id is string => typeof id === 'string')) : undefined;
     } catch (err) {

@@ -121,6 +121,26 @@ describe('the stored scan list', () => {
     expect((await list()).heads).toBe(0);
   });
 
+  it('a list larger than 64 MiB is not read (nor trusted), and a writer replaces it', async () => {
+    const { inner, writer, list } = await setup();
+    await writer(async (db) => {
+      for (const id of ids(100)) await db.createScan(id);
+    });
+    // Valid JSON naming every scan, padded past the bound: read whole, it would be trusted.
+    const json = enc(JSON.stringify({ scans: ids(100) }));
+    const big = new Uint8Array((64 << 20) + 1).fill(0x20);
+    big.set(json);
+    await inner.put(SCAN_LIST_KEY, big);
+    const { scans, heads } = await list();
+    expect(scans).toEqual(ids(100));
+    expect(heads).toBe(100);
+    await writer(async (db) => {
+      await db.listScans();
+    });
+    expect((await inner.head(SCAN_LIST_KEY))!.size).toBeLessThan(4096);
+    expect((await list()).heads).toBe(0);
+  });
+
   it('deleteScan takes the scan out of the list first: a delete that fails halfway leaves it judged by its folder', async () => {
     const { inner, watch, writer, list, stored } = await setup();
     await writer(async (db) => {
