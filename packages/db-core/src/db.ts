@@ -219,15 +219,20 @@ export class RomiDB implements DB {
   async #scanIdSet(signal?: AbortSignal, { trustList = true } = {}): Promise<Set<string>> {
     if (!this.#scanIds) {
       const [candidates, stored] = await Promise.all([this.#rootFolders(signal), this.#readScanList(signal)]);
-      const recorded = trustList ? stored : undefined;
-      const known = (id: string): boolean => recorded?.has(id) === true || this.#createdScans.has(id);
-      const unknown = candidates.filter((id) => !known(id));
-      const isScan = await mapLimit(unknown, this.options.concurrency, (id) => this.#isScanFolder(id, signal), signal);
-      const found = new Set(unknown.filter((_, i) => isScan[i]));
-      this.#scanIds = new Set(candidates.filter((id) => known(id) || found.has(id)));
-      this.#storedScanList = stored;
+      await this.#judgeFolders(candidates, stored, trustList, signal);
     }
-    return this.#scanIds;
+    return this.#scanIds!;
+  }
+
+  /** Sets #scanIds from the root's folders, looking into those the stored list (if trusted) does not name. */
+  async #judgeFolders(candidates: string[], stored: Set<string> | undefined, trustList: boolean, signal?: AbortSignal): Promise<void> {
+    const recorded = trustList ? stored : undefined;
+    const known = (id: string): boolean => recorded?.has(id) === true || this.#createdScans.has(id);
+    const unknown = candidates.filter((id) => !known(id));
+    const isScan = await mapLimit(unknown, this.options.concurrency, (id) => this.#isScanFolder(id, signal), signal);
+    const found = new Set(unknown.filter((_, i) => isScan[i]));
+    this.#scanIds = new Set(candidates.filter((id) => known(id) || found.has(id)));
+    this.#storedScanList = stored;
   }
 
   async #rootFolders(signal?: AbortSignal): Promise<string[]> {
@@ -269,7 +274,14 @@ export class RomiDB implements DB {
   async #saveScanList(): Promise<void> {
     if (this.#readOnly || this.#lockLost || !(this.#scansChanged || this.#scanIds)) return;
     try {
-      const ids = await this.#scanIdSet();
+      if (!this.#scanIds) {
+        // Scans were created or deleted without a listing: list the root, but look into its
+        // folders only where a list will be kept (a small database pays one listing, no more).
+        const candidates = await this.#rootFolders();
+        if (candidates.length < SCAN_LIST_MIN) return;
+        await this.#judgeFolders(candidates, await this.#readScanList(), true);
+      }
+      const ids = this.#scanIds!;
       const stored = this.#storedScanList;
       if (stored ? sameSet(stored, ids) : ids.size < SCAN_LIST_MIN) return;
       this.#assertWritable('record the scans');
@@ -423,7 +435,6 @@ export class RomiDB implements DB {
       // listed scan of files.json and metadata/): disconnect() rewrites it if it was wrong.
       this.#scanIds = undefined;
       await this.#scanIdSet(opts.signal, { trustList: false });
-      this.#scansChanged = true;
     }
     return report;
   }

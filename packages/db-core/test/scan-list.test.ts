@@ -69,14 +69,22 @@ describe('the stored scan list', () => {
     expect(heads).toBe(0);
   });
 
-  it('a small database keeps no list (its folders are looked into)', async () => {
-    const { inner, writer, list } = await setup();
+  it('a small database keeps no list (its folders are looked into), and its writers do not look into them to make one', async () => {
+    const { inner, backend, watch, writer, list } = await setup();
     await writer(async (db) => {
       for (const id of ids(5)) await db.createScan(id);
       await db.listScans();
     });
     expect(await inner.head(SCAN_LIST_KEY)).toBeUndefined();
     expect((await list()).scans).toEqual(ids(5));
+    // A writer that creates a scan without listing: its disconnect lists the root, nothing more.
+    const db = new RomiDB(backend);
+    await db.connect();
+    await db.createScan('one_more');
+    watch.heads = 0;
+    await db.disconnect();
+    expect(watch.heads).toBe(0);
+    expect(await inner.head(SCAN_LIST_KEY)).toBeUndefined();
   });
 
   it('scans another tool adds are found by looking, deleted ones are not listed; the next writer updates the list', async () => {
