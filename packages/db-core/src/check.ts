@@ -28,7 +28,8 @@ import { mapLimit } from './util.js';
 
 const LEFTOVER = 'left by a writer that was stopped (a temporary file or trash); holds no data that was stored';
 
-export async function runCheck(port: Port, opts: CheckOptions): Promise<CheckReport> {
+/** Checks the database; `scans`, when given, receives each folder checked that is a scan once checked (and repaired). */
+export async function runCheck(port: Port, opts: CheckOptions, scans?: Set<string>): Promise<CheckReport> {
   const { backend } = port;
   const signal = opts.signal;
   const problems: Problem[] = [];
@@ -70,7 +71,9 @@ export async function runCheck(port: Port, opts: CheckOptions): Promise<CheckRep
     scanIds.sort();
   }
 
-  await mapLimit(scanIds, 4, (id) => checkScan(port, id, fix, problems, leftover, signal), signal);
+  await mapLimit(scanIds, 4, async (id) => {
+    if (await checkScan(port, id, fix, problems, leftover, signal)) scans?.add(id);
+  }, signal);
   problems.push(...leftovers);
   if (fix) {
     for (const p of leftovers) {
@@ -82,6 +85,7 @@ export async function runCheck(port: Port, opts: CheckOptions): Promise<CheckRep
   return { ok: problems.every((p) => p.fixed), problems };
 }
 
+/** Checks (and with `fix` repairs) one root folder; true when it is a scan by the rule of db.ts, once checked. */
 async function checkScan(
   port: Port,
   scanId: string,
@@ -89,7 +93,7 @@ async function checkScan(
   problems: Problem[],
   leftover: (key: string, scan: string, detail?: string) => void,
   signal?: AbortSignal,
-): Promise<void> {
+): Promise<boolean> {
   const { backend } = port;
   const prefix = `${scanId}/`;
   const objects = new Set<string>();
@@ -110,6 +114,7 @@ async function checkScan(
     if (rel.endsWith('/')) folders.add(rel.slice(0, -1));
     else objects.add(rel);
   }
+  const isScan = objects.has(INDEX_NAME) || [...objects].some((k) => k.startsWith(`${METADATA_DIR}/`));
   if (pending) {
     // Complete once its files.json is written (the operation's last step but the marker's removal).
     const complete = objects.has(INDEX_NAME);
@@ -127,10 +132,9 @@ async function checkScan(
       await backend.delete(toKey(problem.key!), { signal });
       problem.fixed = true;
     }
-    if (!complete) return;
+    if (!complete) return isScan && !fix;
   }
-  const isScan = objects.has(INDEX_NAME) || [...objects].some((k) => k.startsWith(`${METADATA_DIR}/`));
-  if (!isScan) return;
+  if (!isScan) return false;
 
   let index: ScanIndex | undefined;
   if (objects.has(INDEX_NAME)) {
@@ -168,7 +172,7 @@ async function checkScan(
       }
     }
   });
-  if (!index) return;
+  if (!index) return true;
 
   // Data the index lists, and data it does not.
   const missing: Array<{ fs: string; file: string }> = [];
@@ -250,9 +254,9 @@ async function checkScan(
     }
   }
 
-  if (!fix) return;
+  if (!fix) return true;
   const repairable = missing.length + missingFolders.length + unlisted.length + unlistedFilesets.size;
-  if (repairable === 0) return;
+  if (repairable === 0) return true;
   try {
     await repairScan(port, scanId, { missing, missingFolders, unlisted, unlistedFilesets }, problems, signal);
   } catch (err) {
@@ -260,6 +264,7 @@ async function checkScan(
     if (!isRomiError(err) || isRomiError(err, ErrorCodes.ABORTED) || isRomiError(err, ErrorCodes.LOCK_LOST)) throw err;
     for (const p of problems) if (p.scan === scanId && !p.fixed) p.detail += ` (not repaired: ${(err as Error).message})`;
   }
+  return true;
 }
 
 /** Why `key` cannot be reached safely (it resolves outside the root), or undefined. */

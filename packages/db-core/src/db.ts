@@ -33,7 +33,7 @@ import { parseJson } from './json.js';
 import { assertQuery, selectByMetadata } from './query.js';
 import { ScanImpl } from './scan.js';
 import type { CheckOptions, CheckReport, ConnectOptions, CreateOptions, DB, QueryOptions, Scan, SignalOptions } from './types.js';
-import { KeyedMutex, mapLimit } from './util.js';
+import { KeyedMutex, mapLimit, utf8 } from './util.js';
 
 /** Below this many scans no scan list is stored (looking into a few folders is cheap). */
 const SCAN_LIST_MIN = 100;
@@ -47,7 +47,7 @@ function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
 }
 
 function encodeScanList(ids: Iterable<string>): Uint8Array {
-  return new TextEncoder().encode(`${JSON.stringify({ scans: [...ids].sort() })}\n`);
+  return utf8.encode(`${JSON.stringify({ scans: [...ids].sort() })}\n`);
 }
 
 export interface RomiDBOptions {
@@ -216,18 +216,17 @@ export class RomiDB implements DB {
    * only into the folders the list does not name. The list only confirms folders the listing
    * finds: a scan made by another tool is looked into and found, a deleted one is not listed.
    */
-  async #scanIdSet(signal?: AbortSignal, { trustList = true } = {}): Promise<Set<string>> {
+  async #scanIdSet(signal?: AbortSignal): Promise<Set<string>> {
     if (!this.#scanIds) {
       const [candidates, stored] = await Promise.all([this.#rootFolders(signal), this.#readScanList(signal)]);
-      await this.#judgeFolders(candidates, stored, trustList, signal);
+      await this.#judgeFolders(candidates, stored, signal);
     }
     return this.#scanIds!;
   }
 
-  /** Sets #scanIds from the root's folders, looking into those the stored list (if trusted) does not name. */
-  async #judgeFolders(candidates: string[], stored: Set<string> | undefined, trustList: boolean, signal?: AbortSignal): Promise<void> {
-    const recorded = trustList ? stored : undefined;
-    const known = (id: string): boolean => recorded?.has(id) === true || this.#createdScans.has(id);
+  /** Sets #scanIds from the root's folders, looking into those the stored list does not name. */
+  async #judgeFolders(candidates: string[], stored: Set<string> | undefined, signal?: AbortSignal): Promise<void> {
+    const known = (id: string): boolean => stored?.has(id) === true || this.#createdScans.has(id);
     const unknown = candidates.filter((id) => !known(id));
     const isScan = await mapLimit(unknown, this.options.concurrency, (id) => this.#isScanFolder(id, signal), signal);
     const found = new Set(unknown.filter((_, i) => isScan[i]));
@@ -279,7 +278,7 @@ export class RomiDB implements DB {
         // folders only where a list will be kept (a small database pays one listing, no more).
         const candidates = await this.#rootFolders();
         if (candidates.length < SCAN_LIST_MIN) return;
-        await this.#judgeFolders(candidates, await this.#readScanList(), true);
+        await this.#judgeFolders(candidates, await this.#readScanList());
       }
       const ids = this.#scanIds!;
       const stored = this.#storedScanList;
@@ -428,13 +427,14 @@ export class RomiDB implements DB {
     if (opts.fix) this.#assertWritable('repair the database');
     // check() reads storage: what this writer created is there first.
     await this.#flushIndexes();
-    const report = await runCheck(this.#port, opts);
+    const scans = new Set<string>();
+    const report = await runCheck(this.#port, opts, scans);
     if (opts.fix) this.#forgetAll();
     if (!this.#readOnly && opts.scans === undefined) {
-      // The stored scan list is judged again from every folder (a tool may have stripped a
-      // listed scan of files.json and metadata/): disconnect() rewrites it if it was wrong.
-      this.#scanIds = undefined;
-      await this.#scanIdSet(opts.signal, { trustList: false });
+      // check() looked into every folder: the scans it found, not the stored list (a tool may
+      // have stripped a listed scan of files.json and metadata/); disconnect() rewrites the list.
+      this.#scanIds = scans;
+      this.#storedScanList = await this.#readScanList(opts.signal);
     }
     return report;
   }
