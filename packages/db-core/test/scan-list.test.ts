@@ -161,10 +161,18 @@ describe('the stored scan list', () => {
         return typeof value === 'function' ? value.bind(target) : value;
       },
     }) as Backend;
+    const keysOf = async () => {
+      const out: string[] = [];
+      for await (const e of inner.list('scan_0007/' as Key)) out.push(e.key);
+      return out.sort();
+    };
+    const before = await keysOf();
     const db = new RomiDB(backend);
     await db.connect();
-    await expect(db.deleteScan('scan_0007')).rejects.toThrow(/injected/);
+    await expect(db.deleteScan('scan_0007')).rejects.toMatchObject({ code: 'ROMI_STORAGE' });
     await db.disconnect();
+    // The scan's own storage is untouched; only romidb's record changed.
+    expect(await keysOf()).toEqual(before);
     expect((await stored()).scans).not.toContain('scan_0007');
     // Still a scan by its folder (files.json is there): listed, found by looking.
     const after = await list();
